@@ -1,0 +1,88 @@
+"""The TFF worker started by tff_lstm.runtime never outlives its parent."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+_CHILD = os.path.join(os.path.dirname(__file__), 'runtime_child.py')
+
+
+def _is_running(pid: int) -> bool:
+  """True while `pid` is a live process (a zombie awaiting its reaper is dead)."""
+  try:
+    with open(f'/proc/{pid}/stat') as f:
+      state = f.read().rsplit(')', 1)[1].split()[0]
+  except FileNotFoundError:
+    return False
+  return state != 'Z'
+
+
+def _wait_gone(pid: int, timeout_s: float = 15.0) -> bool:
+  deadline = time.monotonic() + timeout_s
+  while time.monotonic() < deadline:
+    if not _is_running(pid):
+      return True
+    time.sleep(0.1)
+  return False
+
+
+@pytest.fixture
+def start_child():
+  """Starts runtime_child.py; kills it (and so its worker) if a test fails."""
+  children = []
+
+  def start(mode: str) -> subprocess.Popen:
+    child = subprocess.Popen(
+        [sys.executable, _CHILD, mode],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    children.append(child)
+    return child
+
+  yield start
+  for child in children:
+    if child.poll() is None:
+      child.kill()
+      child.wait()
+
+
+def _read_until(process: subprocess.Popen, prefix: str) -> str:
+  for line in process.stdout:
+    if line.startswith(prefix):
+      return line.strip().split('=', 1)[1]
+  raise AssertionError(f'child ended before printing {prefix!r}: '
+                       f'{process.stderr.read()[-2000:]}')
+
+
+@pytest.mark.parametrize('mode, expected_code', [('exit', 0), ('raise', 1)])
+def test_worker_stops_when_process_ends(start_child, mode, expected_code):
+  child = start_child(mode)
+  worker_pid = int(_read_until(child, 'worker_pid='))
+  assert _is_running(worker_pid)
+  assert float(_read_until(child, 'result=')) == pytest.approx(6.5)
+  assert child.wait(timeout=120) == expected_code
+  assert _wait_gone(worker_pid), f'worker {worker_pid} outlived its parent'
+
+
+@pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+def test_worker_stops_when_process_is_signalled(start_child, sig):
+  child = start_child('wait')
+  worker_pid = int(_read_until(child, 'worker_pid='))
+  _read_until(child, 'waiting=')
+  assert _is_running(worker_pid)
+  child.send_signal(sig)
+  child.wait(timeout=60)
+  assert _wait_gone(worker_pid), (
+      f'worker {worker_pid} outlived a parent ended by {sig.name}')
+
+
+def test_worker_output_never_reaches_our_stdout(start_child):
+  """A `... | tail` pipeline must end: our stdout carries only our own lines."""
+  child = start_child('exit')
+  out, _ = child.communicate(timeout=120)
+  assert out.splitlines()[0].startswith('worker_pid=')
+  assert all(line.startswith(('worker_pid=', 'result=', 'waiting=')) for line in
+             out.splitlines()), out

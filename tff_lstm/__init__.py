@@ -1,0 +1,1 @@
+"""Federated recurrent models on TensorFlow Federated."""

@@ -1,0 +1,1 @@
+"""Federated algorithms: TFF LearningProcesses composed from TFF building blocks."""

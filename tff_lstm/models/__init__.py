@@ -1,0 +1,1 @@
+"""Keras recurrent models for federated training (wrapped by tasks as TFF models)."""

@@ -1,0 +1,25 @@
+"""Sequence classifier (e.g. sentiment): tokens -> recurrent encoder -> class logits."""
+
+from typing import Optional
+
+import tensorflow as tf
+
+from tff_lstm.models import recurrent
+
+
+def build_sequence_classifier(vocab_size: int, num_classes: int, *,
+                              embedding_dim: int = 64, units: int = 128,
+                              num_layers: int = 1, cell_type: str = 'lstm',
+                              sequence_length: Optional[int] = None,
+                              seed: Optional[int] = None) -> tf.keras.Model:
+  if num_classes < 2:
+    raise ValueError(f'A classifier needs >= 2 classes, got {num_classes}.')
+  if seed is not None:
+    tf.keras.utils.set_random_seed(seed)
+  inputs = tf.keras.Input(shape=(sequence_length,), dtype=tf.int64)
+  x = tf.keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True,
+                                name='embedding')(inputs)
+  x = recurrent.recurrent_stack(x, cell_type, units, num_layers,
+                                return_sequences=False)
+  logits = tf.keras.layers.Dense(num_classes, name='logits')(x)
+  return tf.keras.Model(inputs, logits, name=f'classifier_{cell_type}')

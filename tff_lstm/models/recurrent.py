@@ -1,0 +1,40 @@
+"""The recurrent cell as a choice: one flag switches LSTM, GRU and SimpleRNN."""
+
+import tensorflow as tf
+
+CELL_TYPES = ('lstm', 'gru', 'simple_rnn')
+
+_LAYERS = {
+    'lstm': tf.keras.layers.LSTM,
+    'gru': tf.keras.layers.GRU,
+    'simple_rnn': tf.keras.layers.SimpleRNN,
+}
+
+
+def check_cell_type(cell_type: str) -> str:
+  if cell_type not in _LAYERS:
+    raise ValueError(f'Unknown cell type {cell_type!r}; valid: '
+                     f'{", ".join(CELL_TYPES)}.')
+  return cell_type
+
+
+def recurrent_layer(cell_type: str, units: int, *, return_sequences: bool,
+                    name: str) -> tf.keras.layers.Layer:
+  """A Keras recurrent layer of `cell_type` with `units` units."""
+  if units <= 0:
+    raise ValueError(f'Recurrent layer {name!r} needs units > 0, got {units}.')
+  return _LAYERS[check_cell_type(cell_type)](
+      units, return_sequences=return_sequences, name=name)
+
+
+def recurrent_stack(x, cell_type: str, units: int, num_layers: int, *,
+                    return_sequences: bool):
+  """Applies `num_layers` stacked layers; only the last may drop the time axis."""
+  if num_layers < 1:
+    raise ValueError(f'num_layers must be >= 1, got {num_layers}.')
+  for i in range(num_layers):
+    last = i == num_layers - 1
+    x = recurrent_layer(cell_type, units,
+                        return_sequences=return_sequences or not last,
+                        name=f'{cell_type}_{i}')(x)
+  return x

@@ -1,0 +1,290 @@
+"""The one place that owns TFF's execution runtime for tff-lstm.
+
+TFF's default context starts a C++ `worker_binary` helper that runs the TensorFlow
+work. Left to itself it inherits the parent's stdout (so `... | tail` never ends), and
+it outlives the Python process when that process is killed. This module starts that
+worker itself, so that:
+
+* the worker dies with us: the kernel kills it when our process dies (even by
+  SIGKILL, via PR_SET_PDEATHSIG), and `atexit`/SIGTERM/SIGINT stop it cleanly;
+* its output goes to stderr (verbose) or a log file, never to our stdout;
+* thread settings reach it through its environment (TensorFlow runs inside it, so
+  `tf.config.threading` in Python has no effect on federated computations).
+
+Import this module before TensorFlow so that `quiet_logging` can take effect.
+"""
+
+import atexit
+import contextlib
+import ctypes
+import dataclasses
+import gc
+import logging as py_logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Optional
+import warnings
+
+# TensorFlow reads this once, at its first C++ log line; it must be set before
+# `import tensorflow`. Users can still export TF_CPP_MIN_LOG_LEVEL=0 themselves.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+# pylint: disable=g-import-not-at-top,g-bad-import-order
+from absl import logging
+import grpc
+import portpicker
+import tensorflow as tf
+import tensorflow_federated as tff
+from tensorflow_federated.python.core.impl.context_stack import runtime_error_context
+
+_PR_SET_PDEATHSIG = 1
+_WORKER_START_TIMEOUT_S = 60.0
+_WORKER_STOP_TIMEOUT_S = 5.0
+_GRPC_MAX_MESSAGE_BYTES = 2 * 1000 * 1000 * 1000
+_GRPC_OPTIONS = (
+    ('grpc.max_message_length', _GRPC_MAX_MESSAGE_BYTES),
+    ('grpc.max_receive_message_length', _GRPC_MAX_MESSAGE_BYTES),
+    ('grpc.max_send_message_length', _GRPC_MAX_MESSAGE_BYTES),
+)
+
+
+class WorkerError(RuntimeError):
+  """The TFF worker could not be started or stopped answering."""
+
+
+def worker_binary_path() -> str:
+  """Path of the C++ executor service shipped in the TFF wheel."""
+  return os.path.join(os.path.dirname(tff.__file__), 'data', 'worker_binary')
+
+
+def quiet_logging(verbose: bool = False) -> None:
+  """Shows the user what matters: warnings and errors, not TF/TFF INFO noise."""
+  level = logging.INFO if verbose else logging.WARNING
+  logging.set_verbosity(level)
+  tf.get_logger().setLevel(py_logging.INFO if verbose else py_logging.ERROR)
+  if not verbose:
+    warnings.filterwarnings('ignore', category=DeprecationWarning)
+    warnings.filterwarnings('ignore', category=FutureWarning)
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerSettings:
+  """How the local worker process is started.
+
+  Attributes:
+    intra_op_threads: TF_NUM_INTRAOP_THREADS for the worker (None: TF default).
+    inter_op_threads: TF_NUM_INTEROP_THREADS for the worker (None: TF default).
+    max_concurrent_computation_calls: passed to the worker; <= 0 is unlimited.
+    verbose: worker logs go to stderr; otherwise to `log_path` (a temp file).
+    extra_env: further environment variables for the worker.
+  """
+
+  intra_op_threads: Optional[int] = None
+  inter_op_threads: Optional[int] = None
+  max_concurrent_computation_calls: int = -1
+  verbose: bool = False
+  extra_env: tuple[tuple[str, str], ...] = ()
+
+  def environment(self) -> dict[str, str]:
+    env = dict(os.environ)
+    if not self.verbose:
+      env.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    if self.intra_op_threads is not None:
+      env['TF_NUM_INTRAOP_THREADS'] = str(self.intra_op_threads)
+    if self.inter_op_threads is not None:
+      env['TF_NUM_INTEROP_THREADS'] = str(self.inter_op_threads)
+    env.update(dict(self.extra_env))
+    return env
+
+
+def _die_with_parent() -> None:
+  """Runs in the forked child: ask the kernel to SIGKILL it when we die."""
+  libc = ctypes.CDLL('libc.so.6', use_errno=True)
+  libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class LocalWorker:
+  """A `worker_binary` process on a loopback port, owned by this process."""
+
+  def __init__(self, settings: WorkerSettings):
+    self._settings = settings
+    self._process: Optional[subprocess.Popen] = None
+    self._stub = None
+    self._log_file = None
+    self.log_path: Optional[str] = None
+    self._lock = threading.Lock()
+
+  @property
+  def pid(self) -> Optional[int]:
+    return self._process.pid if self._process else None
+
+  def _start(self) -> None:
+    binary = worker_binary_path()
+    if not os.path.isfile(binary):
+      raise WorkerError(f'TFF worker binary not found at {binary}; reinstall '
+                        'tensorflow-federated (make setup).')
+    port = portpicker.pick_unused_port()
+    if self._settings.verbose:
+      output = sys.stderr
+    else:
+      self._log_file = tempfile.NamedTemporaryFile(
+          prefix='tff_lstm_worker_', suffix='.log', delete=False)
+      self.log_path = self._log_file.name
+      output = self._log_file
+    self._process = subprocess.Popen(  # pylint: disable=subprocess-popen-preexec-fn
+        [
+            worker_binary_path(),
+            f'--port={port}',
+            '--max_concurrent_computation_calls='
+            f'{self._settings.max_concurrent_computation_calls}',
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
+        env=self._settings.environment(),
+        preexec_fn=_die_with_parent,
+    )
+    channel = grpc.insecure_channel(f'localhost:{port}', _GRPC_OPTIONS)
+    self._stub = tff.framework.RemoteExecutorGrpcStub(channel)
+    deadline = time.monotonic() + _WORKER_START_TIMEOUT_S
+    while not self._stub.is_ready:
+      if self._process.poll() is not None:
+        raise WorkerError(
+            f'TFF worker exited with code {self._process.returncode} at start; '
+            f'see {self.log_path or "stderr"}.')
+      if time.monotonic() > deadline:
+        self.stop()
+        raise WorkerError('TFF worker did not answer within '
+                          f'{_WORKER_START_TIMEOUT_S:.0f} s.')
+      time.sleep(0.05)
+    logging.info('TFF worker pid %d on port %d', self._process.pid, port)
+
+  def stub(self):
+    """Returns a ready stub, (re)starting the worker if it is not running."""
+    with self._lock:
+      if self._process is None or self._process.poll() is not None:
+        if self._process is not None:
+          logging.warning('TFF worker exited (code %s); restarting it.',
+                          self._process.returncode)
+        self._start()
+      return self._stub
+
+  def stop(self) -> None:
+    """Stops the worker: SIGTERM, then SIGKILL if it does not exit in time.
+
+    Not SIGINT (what TFF sends): a process started from a non-interactive
+    shell's background job inherits SIGINT as ignored, and the worker then
+    never exits.
+    """
+    process, self._process = self._process, None
+    if process is not None and process.poll() is None:
+      process.terminate()
+      try:
+        process.wait(timeout=_WORKER_STOP_TIMEOUT_S)
+      except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if self._log_file is not None:
+      self._log_file.close()
+      if self.log_path and os.path.getsize(self.log_path) == 0:
+        os.remove(self.log_path)
+      self._log_file = None
+
+
+def _executor_factory(worker: LocalWorker):
+  """A TFF executor factory whose executors talk to `worker`."""
+
+  def stack_fn(cardinalities):
+    # Computations with no clients-placed argument (e.g. initialize) still
+    # need a clients cardinality; TFF's own factory defaults it to 0 too.
+    cardinalities.setdefault(tff.CLIENTS, 0)
+    executor = tff.framework.RemoteExecutor(worker.stub())
+    executor.set_cardinalities(cardinalities)
+    return executor
+
+  return tff.framework.ResourceManagingExecutorFactory(executor_stack_fn=stack_fn)
+
+
+_active_worker: Optional[LocalWorker] = None
+
+
+def active_worker() -> Optional[LocalWorker]:
+  return _active_worker
+
+
+def shutdown() -> None:
+  """Stops the worker this module started, if any. Safe to call repeatedly."""
+  global _active_worker
+  worker, _active_worker = _active_worker, None
+  if worker is not None:
+    worker.stop()
+
+
+def _exit_on_sigterm(signum, frame):
+  del frame
+  # SystemExit unwinds `finally` blocks and runs atexit, which stops the worker.
+  raise SystemExit(128 + signum)
+
+
+def configure(settings: WorkerSettings = WorkerSettings(),
+              *, install_signal_handlers: bool = True) -> LocalWorker:
+  """Sets TFF's default execution context to a worker owned by this process.
+
+  Starts the worker at once (on the calling thread, so that its parent-death
+  signal is tied to a thread that lives as long as the process). Calling it
+  again replaces the previous worker.
+
+  Args:
+    settings: how to start the worker.
+    install_signal_handlers: turn SIGTERM into a clean exit (only possible on
+      the main thread; skipped elsewhere).
+
+  Returns:
+    The running worker.
+  """
+  global _active_worker
+  shutdown()
+  worker = LocalWorker(settings)
+  worker.stub()
+  _active_worker = worker
+  context = tff.framework.SyncExecutionContext(
+      executor_fn=_executor_factory(worker),
+      compiler_fn=tff.backends.native.desugar_and_transform_to_native,
+      transform_args=tff.tensorflow.transform_args,
+      transform_result=tff.tensorflow.transform_result,
+  )
+  tff.framework.set_default_context(context)
+  if (install_signal_handlers
+      and threading.current_thread() is threading.main_thread()):
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+  return worker
+
+
+@contextlib.contextmanager
+def federated_runtime(settings: WorkerSettings = WorkerSettings()):
+  """`with federated_runtime(): ...` runs TFF computations, then stops the worker."""
+  worker = configure(settings)
+  try:
+    yield worker
+  finally:
+    shutdown()
+
+
+def _at_exit() -> None:
+  """Stops our worker and retires TFF's default context while Python still works.
+
+  TFF's import-time default context holds a service manager whose `__del__`
+  fails noisily if it first runs during interpreter teardown.
+  """
+  shutdown()
+  tff.framework.set_default_context(
+      runtime_error_context.create_runtime_error_context())
+  gc.collect()
+
+
+atexit.register(_at_exit)
