@@ -13,6 +13,7 @@ from tensorflow_federated.python.simulation.baselines.shakespeare import char_pr
 
 from tff_lstm.data import shakespeare
 from tff_lstm.models import language_models
+from tff_lstm.models import losses
 from tff_lstm.models import metrics
 from tff_lstm.tasks import model_config as model_config_lib
 from tff_lstm.tasks import task as task_lib
@@ -45,7 +46,7 @@ def metrics_fns():
 
 
 def loss_fn():
-  return tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+  return losses.MaskedSparseCategoricalCrossentropy(pad_id=PAD)
 
 
 def create_task(

@@ -1,0 +1,205 @@
+"""Federated training of a recurrent model: the experiment binary.
+
+  .venv/bin/python experiments/run_federated.py --task=shakespeare_char \
+      --algorithm=fedavg --server_optimizer=adam --server_learning_rate=0.01 \
+      --clients_per_round=10 --total_rounds=100 --experiment_name=my_run
+
+Writes <root_output_dir>/<experiment_name>/ (see tff_lstm/training/outputs.py).
+Rerunning the same command after an interruption resumes from the last
+checkpoint.
+"""
+
+import sys
+
+from tff_lstm import runtime  # first: quiets TensorFlow before it is imported
+
+# pylint: disable=g-bad-import-order
+from absl import app
+from absl import flags
+import tensorflow_federated as tff
+
+from tff_lstm.algorithms import learning_process
+from tff_lstm.algorithms import optimizers
+from tff_lstm.algorithms import schedules
+from tff_lstm.models import recurrent
+from tff_lstm.tasks import model_config
+from tff_lstm.tasks import registry
+from tff_lstm.training import loop
+from tff_lstm.training import outputs
+
+# Task and model.
+_TASK = flags.DEFINE_enum('task', 'shakespeare_char', registry.TASK_NAMES,
+                          'Which task (data + model) to train.')
+_CACHE_DIR = flags.DEFINE_string(
+    'cache_dir', None, 'Where data sets are built/read; default '
+    '$TFF_LSTM_CACHE_DIR, else ~/.cache/tff_lstm.')
+_SEQUENCE_LENGTH = flags.DEFINE_integer(
+    'sequence_length', None, 'Tokens per training window (task default if '
+    'unset: 80 characters for Shakespeare).')
+_CELL_TYPE = flags.DEFINE_enum('cell_type', 'lstm', recurrent.CELL_TYPES,
+                               'Recurrent cell.')
+_UNITS = flags.DEFINE_integer('units', None, 'Units per recurrent layer '
+                              '(task default if unset: 256 for characters).')
+_NUM_LAYERS = flags.DEFINE_integer('num_layers', None,
+                                   'Recurrent layers (task default if unset).')
+_EMBEDDING_DIM = flags.DEFINE_integer('embedding_dim', None,
+                                      'Embedding size (task default if unset).')
+_MODEL_SEED = flags.DEFINE_integer('model_seed', 0,
+                                   'Seed of the initial model weights.')
+
+# Algorithm.
+_ALGORITHM = flags.DEFINE_enum('algorithm', 'fedavg',
+                               learning_process.ALGORITHMS, 'Federated algorithm.')
+_CLIENT_WEIGHTING = flags.DEFINE_enum(
+    'client_weighting', 'num_examples', learning_process.CLIENT_WEIGHTINGS,
+    'Weight client updates by example count or uniformly.')
+_FEDPROX_MU = flags.DEFINE_float('fedprox_mu', 0.0,
+                                 'FedProx proximal strength (--algorithm=fedprox).')
+for _side, _lr in (('client', 1.0), ('server', 1.0)):
+  flags.DEFINE_enum(f'{_side}_optimizer', 'sgd', optimizers.OPTIMIZERS,
+                    f'{_side.capitalize()} optimizer.')
+  flags.DEFINE_float(f'{_side}_learning_rate', _lr,
+                     f'{_side.capitalize()} learning rate.')
+  flags.DEFINE_float(f'{_side}_momentum', 0.0,
+                     f'{_side.capitalize()} SGD momentum (server: FedAvgM).')
+  flags.DEFINE_float(f'{_side}_beta_1', 0.9, 'Adam/Yogi beta_1.')
+  flags.DEFINE_float(f'{_side}_beta_2', 0.999, 'Adam/Yogi beta_2.')
+  flags.DEFINE_float(f'{_side}_epsilon', 1e-3,
+                     'Adam/Yogi/Adagrad epsilon (adaptivity, tau in Reddi et al.).')
+  flags.DEFINE_float(f'{_side}_initial_accumulator_value', 0.0,
+                     'Yogi/Adagrad initial preconditioner (0: TFF default).')
+_CLIENT_LR_SCHEDULE = flags.DEFINE_enum(
+    'client_lr_schedule', 'constant', schedules.SCHEDULES,
+    'Client learning rate over rounds (fedavg only).')
+_CLIENT_LR_DECAY_RATE = flags.DEFINE_float('client_lr_decay_rate', 0.1,
+                                           'exp_decay: factor per decay_rounds.')
+_CLIENT_LR_DECAY_ROUNDS = flags.DEFINE_integer(
+    'client_lr_decay_rounds', 100, 'exp_decay / inv_sqrt_decay time scale.')
+_CLIENT_LR_WARMUP_ROUNDS = flags.DEFINE_integer(
+    'client_lr_warmup_rounds', 10, 'linear_warmup length in rounds.')
+
+# Clients and rounds.
+_CLIENTS_PER_ROUND = flags.DEFINE_integer('clients_per_round', 10,
+                                          'Clients sampled each round.')
+_CLIENT_EPOCHS = flags.DEFINE_integer('client_epochs_per_round', 1,
+                                      'Local epochs per round.')
+_CLIENT_BATCH_SIZE = flags.DEFINE_integer('client_batch_size', 4,
+                                          'Local batch size.')
+_MAX_ELEMENTS = flags.DEFINE_integer(
+    'max_elements_per_client', None,
+    'Cap on a client\'s examples per round (unset: all).')
+_SHUFFLE_BUFFER = flags.DEFINE_integer(
+    'client_shuffle_buffer_size', None,
+    'Client dataset shuffle buffer (unset: task default; 1: no shuffling).')
+_TOTAL_ROUNDS = flags.DEFINE_integer('total_rounds', 10, 'Training rounds.')
+_ROUNDS_PER_EVAL = flags.DEFINE_integer('rounds_per_eval', 10,
+                                        'Rounds between test evaluations.')
+_CLIENTS_PER_EVAL = flags.DEFINE_integer(
+    'clients_per_eval', 100, 'Test clients in the periodic evaluation (a fixed '
+    'seeded sample; 0: all). The final evaluation always uses all.')
+_ROUNDS_PER_CHECKPOINT = flags.DEFINE_integer('rounds_per_checkpoint', 10,
+                                              'Rounds between checkpoints.')
+_SEED = flags.DEFINE_integer('client_datasets_random_seed', 0,
+                             'Seed of client sampling (same seed, same clients).')
+
+# Outputs and runtime.
+_ROOT_OUTPUT_DIR = flags.DEFINE_string('root_output_dir', 'runs',
+                                       'Root of experiment directories.')
+_EXPERIMENT_NAME = flags.DEFINE_string('experiment_name', None,
+                                       'Directory name of this experiment.')
+_PROGRESS_BAR = flags.DEFINE_bool(
+    'progress_bar', True, 'tqdm bar on a terminal (else one line per round).')
+_VERBOSE = flags.DEFINE_bool('verbose', False,
+                             'Show TF/TFF INFO logs and the worker\'s output.')
+
+flags.mark_flag_as_required('experiment_name')
+FLAGS = flags.FLAGS
+
+
+def _optimizer_config(side: str) -> optimizers.OptimizerConfig:
+  return optimizers.OptimizerConfig(
+      name=FLAGS[f'{side}_optimizer'].value,
+      learning_rate=FLAGS[f'{side}_learning_rate'].value,
+      momentum=FLAGS[f'{side}_momentum'].value,
+      beta_1=FLAGS[f'{side}_beta_1'].value,
+      beta_2=FLAGS[f'{side}_beta_2'].value,
+      epsilon=FLAGS[f'{side}_epsilon'].value,
+      initial_accumulator_value=FLAGS[f'{side}_initial_accumulator_value'].value)
+
+
+def _hparams() -> dict:
+  """Every flag this binary defines, as the run's hyperparameters."""
+  return {f.name: f.value for f in FLAGS.get_key_flags_for_module(sys.argv[0])}
+
+
+def _build_task():
+  train_spec = tff.simulation.baselines.ClientSpec(
+      num_epochs=_CLIENT_EPOCHS.value, batch_size=_CLIENT_BATCH_SIZE.value,
+      max_elements=_MAX_ELEMENTS.value,
+      shuffle_buffer_size=_SHUFFLE_BUFFER.value)
+  task_kwargs = {'cache_dir': _CACHE_DIR.value}
+  if _SEQUENCE_LENGTH.value is not None:
+    task_kwargs['sequence_length'] = _SEQUENCE_LENGTH.value
+  config = model_config.ModelConfig(
+      cell_type=_CELL_TYPE.value, units=_UNITS.value,
+      num_layers=_NUM_LAYERS.value, embedding_dim=_EMBEDDING_DIM.value,
+      seed=_MODEL_SEED.value)
+  return registry.create_task(_TASK.value, train_spec, model_config=config,
+                              **task_kwargs)
+
+
+def _build_process(task):
+  return learning_process.build_learning_process(
+      task.model_fn,
+      algorithm=_ALGORITHM.value,
+      client_optimizer=_optimizer_config('client'),
+      server_optimizer=_optimizer_config('server'),
+      weighting=_CLIENT_WEIGHTING.value,
+      proximal_strength=_FEDPROX_MU.value,
+      client_lr_schedule=_CLIENT_LR_SCHEDULE.value,
+      schedule_kwargs=dict(decay_rate=_CLIENT_LR_DECAY_RATE.value,
+                           decay_rounds=_CLIENT_LR_DECAY_ROUNDS.value,
+                           warmup_rounds=_CLIENT_LR_WARMUP_ROUNDS.value))
+
+
+def _summary(final: dict, exp_dir: str) -> str:
+  test = final['final_test']
+  metrics = ' '.join(f'{k}={v:.4f}' for k, v in test.items())
+  return (f'final model after {final["rounds"]} rounds, full test split: '
+          f'{metrics}\noutputs: {exp_dir}')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  runtime.quiet_logging(_VERBOSE.value)
+  try:
+    config = loop.LoopConfig(
+        total_rounds=_TOTAL_ROUNDS.value,
+        clients_per_round=_CLIENTS_PER_ROUND.value,
+        rounds_per_eval=_ROUNDS_PER_EVAL.value,
+        rounds_per_checkpoint=_ROUNDS_PER_CHECKPOINT.value,
+        clients_per_eval=_CLIENTS_PER_EVAL.value,
+        seed=_SEED.value,
+        progress_bar=_PROGRESS_BAR.value)
+    exp_dir = outputs.experiment_dir(_ROOT_OUTPUT_DIR.value,
+                                     _EXPERIMENT_NAME.value)
+    task = _build_task()
+    process = _build_process(task)
+    outputs.write_hparams(exp_dir, _hparams())
+  except (ValueError, FileNotFoundError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  start = loop.latest_checkpoint_round(exp_dir)
+  if start:
+    print(f'resuming {exp_dir} from the checkpoint of round {start}',
+          flush=True)
+  with runtime.federated_runtime(
+      runtime.WorkerSettings(verbose=_VERBOSE.value)):
+    final = loop.run_experiment(task, process, exp_dir, config)
+  print(_summary(final, exp_dir), flush=True)
+  return 0
+
+
+if __name__ == '__main__':
+  app.run(main)

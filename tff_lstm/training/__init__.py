@@ -1,0 +1,1 @@
+"""The experiment loop: sampling, evaluation, outputs, checkpoint/resume."""

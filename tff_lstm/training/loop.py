@@ -1,0 +1,100 @@
+"""Runs a federated experiment: TFF's training loop plus our outputs and resume."""
+
+import asyncio
+import dataclasses
+import time
+from typing import Any, Optional
+
+import tensorflow_federated as tff
+
+from tff_lstm.tasks import task as task_lib
+from tff_lstm.training import evaluation
+from tff_lstm.training import outputs
+from tff_lstm.training import progress
+from tff_lstm.training import selection
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+  """Round counts, cadences and seeds of one experiment."""
+
+  total_rounds: int
+  clients_per_round: int
+  rounds_per_eval: int = 10
+  rounds_per_checkpoint: int = 10
+  clients_per_eval: int = 100
+  seed: int = 0
+  progress_bar: bool = True
+
+  def __post_init__(self):
+    for name in ('total_rounds', 'clients_per_round', 'rounds_per_eval',
+                 'rounds_per_checkpoint'):
+      if getattr(self, name) < 1:
+        raise ValueError(f'--{name} must be >= 1, got {getattr(self, name)}.')
+
+
+def _run_async(coroutine):
+  """Runs on the thread's event loop, the one TFF's training loop also uses."""
+  try:
+    loop = asyncio.get_event_loop()
+  except RuntimeError:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+  return loop.run_until_complete(coroutine)
+
+
+def latest_checkpoint_round(exp_dir: str) -> int:
+  versions = _run_async(outputs.program_state_manager(exp_dir).get_versions())
+  return max(versions) if versions else 0
+
+
+def run_experiment(task: task_lib.Task,
+                   process: tff.learning.templates.LearningProcess,
+                   exp_dir: str, config: LoopConfig,
+                   extra_release_managers=()) -> dict[str, Any]:
+  """Trains `process` on `task`, resuming from the last checkpoint in `exp_dir`.
+
+  Returns the final model's metrics on the full test split (also written to
+  final_metrics.json).
+  """
+  start_round = latest_checkpoint_round(exp_dir)
+  train_selection = selection.build_dataset_selection_fn(
+      task.datasets.train_data, task.datasets.train_preprocess_fn,
+      config.clients_per_round, config.seed)
+  eval_ids = evaluation.sample_test_client_ids(task, config.clients_per_eval,
+                                               config.seed)
+  periodic_eval = evaluation.build_evaluation_fn(
+      task, process.get_model_weights,
+      evaluation.pooled_test_dataset(task, eval_ids))
+  show = progress.ProgressReleaseManager(
+      config.total_rounds, start_round,
+      bar=progress.progress_enabled(config.progress_bar))
+  managers = outputs.metrics_release_managers(exp_dir) + [show] + list(
+      extra_release_managers)
+  started = time.monotonic()
+  try:
+    state = tff.simulation.run_training_process(
+        training_process=process,
+        training_selection_fn=train_selection,
+        total_rounds=config.total_rounds,
+        evaluation_fn=lambda state, unused: periodic_eval(state),
+        evaluation_selection_fn=lambda round_num: None,
+        rounds_per_evaluation=config.rounds_per_eval,
+        program_state_manager=outputs.program_state_manager(exp_dir),
+        rounds_per_saving_program_state=config.rounds_per_checkpoint,
+        metrics_managers=managers)
+  finally:
+    show.close()
+  if latest_checkpoint_round(exp_dir) < config.total_rounds:
+    # Keep the final model even when total_rounds is off the checkpoint cadence.
+    _run_async(outputs.program_state_manager(exp_dir).save(
+        state, config.total_rounds))
+  final_eval = evaluation.build_evaluation_fn(
+      task, process.get_model_weights, evaluation.pooled_test_dataset(task),
+      prefix='final_test')
+  final = final_eval(state)
+  final['rounds'] = config.total_rounds
+  final['resumed_from_round'] = start_round
+  final['wall_time_s_this_invocation'] = time.monotonic() - started
+  outputs.write_final_metrics(exp_dir, final)
+  return final

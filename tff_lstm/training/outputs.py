@@ -1,0 +1,108 @@
+"""The experiment directory: hparams, metrics (CSV + TensorBoard), checkpoints.
+
+  <root_output_dir>/<experiment_name>/
+    hparams.json, hparams.csv   the flags of the run
+    metrics.csv                 one row per round: train metrics, test metrics
+                                every --rounds_per_eval rounds, round time
+    tensorboard/                the same metrics as TensorBoard events
+    checkpoints/                tff.program.FileProgramStateManager states
+    final_metrics.json          full-test-split evaluation of the final model
+
+Everything is written with TFF's `tff.program` release and state managers.
+The CSV manager deletes rows at or after a round before writing it, so a run
+resumed from a checkpoint never duplicates a round.
+"""
+
+import csv
+import json
+import os
+from typing import Any
+
+import tensorflow_federated as tff
+
+HPARAMS_JSON = 'hparams.json'
+METRICS_CSV = 'metrics.csv'
+FINAL_METRICS_JSON = 'final_metrics.json'
+CHECKPOINT_DIR = 'checkpoints'
+TENSORBOARD_DIR = 'tensorboard'
+CHECKPOINT_PREFIX = 'program_state_'
+ROUND_KEY = 'round'
+
+# Changing these between a run and its resumption is allowed.
+RESUMABLE_CHANGES = frozenset({'total_rounds', 'progress_bar', 'verbose',
+                               'rounds_per_eval', 'rounds_per_checkpoint'})
+
+
+class HparamsMismatchError(ValueError):
+  """The experiment dir belongs to a run with different settings."""
+
+
+def experiment_dir(root_output_dir: str, experiment_name: str) -> str:
+  if not experiment_name or os.sep in experiment_name:
+    raise ValueError(f'--experiment_name must be a plain name, got '
+                     f'{experiment_name!r}.')
+  return os.path.join(os.path.expanduser(root_output_dir), experiment_name)
+
+
+def _atomic_write(path: str, text: str) -> None:
+  tmp = f'{path}.tmp'
+  with open(tmp, 'w') as f:
+    f.write(text)
+  os.replace(tmp, path)
+
+
+def write_hparams(exp_dir: str, hparams: dict[str, Any]) -> None:
+  """Records the flags; refuses a dir whose earlier run used other settings."""
+  os.makedirs(exp_dir, exist_ok=True)
+  path = os.path.join(exp_dir, HPARAMS_JSON)
+  if os.path.exists(path):
+    with open(path) as f:
+      previous = json.load(f)
+    changed = sorted(
+        k for k in set(previous) | set(hparams)
+        if k not in RESUMABLE_CHANGES and previous.get(k) != hparams.get(k))
+    if changed:
+      details = ', '.join(
+          f'--{k}: {previous.get(k)!r} before, {hparams.get(k)!r} now'
+          for k in changed)
+      raise HparamsMismatchError(
+          f'{exp_dir} holds a run with other settings ({details}). Resume it '
+          'with the same flags, or pick a new --experiment_name.')
+  _atomic_write(path, json.dumps(hparams, indent=2, sort_keys=True) + '\n')
+  rows = [[k, json.dumps(v)] for k, v in sorted(hparams.items())]
+  csv_path = os.path.join(exp_dir, 'hparams.csv')
+  with open(f'{csv_path}.tmp', 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['name', 'value'])
+    writer.writerows(rows)
+  os.replace(f'{csv_path}.tmp', csv_path)
+
+
+def metrics_release_managers(exp_dir: str) -> list[tff.program.ReleaseManager]:
+  """CSV (rewritten atomically each round) and TensorBoard release managers."""
+  return [
+      tff.program.CSVFileReleaseManager(
+          os.path.join(exp_dir, METRICS_CSV),
+          save_mode=tff.program.CSVSaveMode.WRITE,
+          key_fieldname=ROUND_KEY),
+      tff.program.TensorBoardReleaseManager(
+          os.path.join(exp_dir, TENSORBOARD_DIR)),
+  ]
+
+
+def program_state_manager(exp_dir: str) -> tff.program.FileProgramStateManager:
+  """Checkpoints: TFF writes each to a temp dir and renames it into place."""
+  return tff.program.FileProgramStateManager(
+      os.path.join(exp_dir, CHECKPOINT_DIR), prefix=CHECKPOINT_PREFIX,
+      keep_total=3, keep_first=False)
+
+
+def write_final_metrics(exp_dir: str, metrics: dict[str, Any]) -> str:
+  path = os.path.join(exp_dir, FINAL_METRICS_JSON)
+  _atomic_write(path, json.dumps(metrics, indent=2, sort_keys=True) + '\n')
+  return path
+
+
+def read_metrics_csv(exp_dir: str) -> list[dict[str, str]]:
+  with open(os.path.join(exp_dir, METRICS_CSV), newline='') as f:
+    return list(csv.DictReader(f))
