@@ -5,7 +5,9 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.tff_lstm_installed
 LOCK := requirements/lock.txt
-RUN_ARGS ?=
+# The embedded default of `make run`: real Shakespeare, the McMahan et al. 2x256
+# LSTM, 10 clients a round, a few rounds (override: make run RUN_ARGS=...).
+RUN_ARGS ?= --total_rounds=5 --rounds_per_eval=5 --max_elements_per_client=16
 TEST_ARGS ?=
 
 .PHONY: setup data run test bench clean-venv
@@ -24,7 +26,8 @@ data: setup
 	$(VPY) datasets/build_shakespeare.py
 
 run: data
-	$(VPY) experiments/run_federated.py --experiment_name=make_run $(RUN_ARGS)
+	$(VPY) experiments/run_federated.py \
+	  --experiment_name=make_run_$$(date +%Y%m%d_%H%M%S) $(RUN_ARGS)
 
 test: data
 	$(VPY) -m pytest $(TEST_ARGS)

@@ -12,3 +12,22 @@ def federated_runtime():
   worker = runtime.configure(runtime.WorkerSettings(), install_signal_handlers=False)
   yield worker
   runtime.shutdown()
+
+
+@pytest.fixture(scope='session')
+def shakespeare_cache_dir(tmp_path_factory):
+  """A cache dir with the full offline Shakespeare database (built in ~1 s)."""
+  from tff_lstm.data import shakespeare  # pylint: disable=g-import-not-at-top
+  cache_dir = str(tmp_path_factory.mktemp('shakespeare_cache'))
+  shakespeare.ensure_database(cache_dir)
+  return cache_dir
+
+
+@pytest.fixture(scope='session')
+def macbeth_client_data(tmp_path_factory):
+  """(train, test) ClientData of Macbeth only: small, real, fast to iterate."""
+  from tff_lstm.data import shakespeare  # pylint: disable=g-import-not-at-top
+  cache_dir = str(tmp_path_factory.mktemp('macbeth_cache'))
+  plays = ['tragedies/macbeth.md']
+  shakespeare.ensure_database(cache_dir, play_names=plays)
+  return shakespeare.load_client_data(cache_dir, play_names=plays)

@@ -1,0 +1,152 @@
+"""The LearningProcesses our flags build: weighting, optimizers, algorithms."""
+
+import numpy as np
+import pytest
+import tensorflow_federated as tff
+
+from tff_lstm.algorithms import learning_process
+from tff_lstm.algorithms import optimizers
+from tff_lstm.algorithms import schedules
+from tff_lstm.tasks import model_config
+from tff_lstm.tasks import shakespeare_char
+
+# No shuffling: each client's local update is deterministic.
+_SPEC = tff.simulation.baselines.ClientSpec(
+    num_epochs=1, batch_size=2, max_elements=6, shuffle_buffer_size=1)
+
+
+@pytest.fixture(scope='module')
+def task(macbeth_client_data):
+  return shakespeare_char.create_task(
+      _SPEC, sequence_length=10, client_data=macbeth_client_data,
+      model_config=model_config.ModelConfig(units=4, num_layers=1, seed=7))
+
+
+def _client_datasets(task, client_ids):
+  return [task.datasets.train_preprocess_fn(
+      task.datasets.train_data.create_tf_dataset_for_client(c))
+          for c in client_ids]
+
+
+def _one_round(task, data, **kwargs):
+  process = learning_process.build_learning_process(
+      task.model_fn,
+      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.3), **kwargs)
+  result = process.next(process.initialize(), data)
+  return process.get_model_weights(result.state).trainable, result.metrics
+
+
+def _two_clients_of_unequal_size(task):
+  """A client with few examples and one with many (after preprocessing)."""
+  sizes = {}
+  for cid in sorted(task.datasets.train_data.client_ids):
+    n = sum(int(x.shape[0]) for x, _ in _client_datasets(task, [cid])[0])
+    sizes.setdefault(n, cid)
+  small, large = min(sizes), max(sizes)
+  assert small < large
+  return sizes[small], sizes[large]
+
+
+def test_weighted_and_uniform_means_match_hand_computation(
+    federated_runtime, task):
+  small_id, large_id = _two_clients_of_unequal_size(task)
+  # Each client alone: with server SGD(lr=1) the new global model is exactly
+  # that client's locally trained model.
+  model_small, m_small = _one_round(task, _client_datasets(task, [small_id]))
+  model_large, m_large = _one_round(task, _client_datasets(task, [large_id]))
+  n_small = m_small['client_work']['train']['num_examples']
+  n_large = m_large['client_work']['train']['num_examples']
+  assert n_small < n_large
+  both = _client_datasets(task, [small_id, large_id])
+
+  weighted, _ = _one_round(task, both, weighting='num_examples')
+  uniform, _ = _one_round(task, both, weighting='uniform')
+
+  for w, u, a, b in zip(weighted, uniform, model_small, model_large):
+    np.testing.assert_allclose(
+        w, (n_small * a + n_large * b) / (n_small + n_large), atol=1e-5)
+    np.testing.assert_allclose(u, (a + b) / 2, atol=1e-5)
+  assert any(not np.allclose(w, u, atol=1e-5)
+             for w, u in zip(weighted, uniform))
+
+
+@pytest.mark.parametrize('server', [
+    optimizers.OptimizerConfig('sgd', learning_rate=1.0),
+    optimizers.OptimizerConfig('sgd', learning_rate=1.0, momentum=0.9),
+    optimizers.OptimizerConfig('sgdm', learning_rate=1.0, momentum=0.9),
+    optimizers.OptimizerConfig('adam', learning_rate=0.01),
+    optimizers.OptimizerConfig('yogi', learning_rate=0.01),
+    optimizers.OptimizerConfig('adagrad', learning_rate=0.01),
+], ids=lambda c: f'{c.name}_m{c.momentum}')
+def test_every_server_optimizer_runs_two_rounds(federated_runtime, task,
+                                                server):
+  process = learning_process.build_learning_process(
+      task.model_fn, server_optimizer=server,
+      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.3))
+  state = process.initialize()
+  start = process.get_model_weights(state).trainable
+  data = _client_datasets(task, sorted(task.datasets.train_data.client_ids)[:2])
+  for _ in range(2):
+    state, metrics = process.next(state, data)
+  end = process.get_model_weights(state).trainable
+  assert np.isfinite(metrics['client_work']['train']['loss'])
+  assert any(not np.allclose(s, e) for s, e in zip(start, end))
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(algorithm='fedprox', proximal_strength=0.5),
+    dict(algorithm='fedsgd'),
+    dict(client_lr_schedule='exp_decay',
+         schedule_kwargs=dict(decay_rate=0.5, decay_rounds=1)),
+], ids=['fedprox', 'fedsgd', 'client_lr_schedule'])
+def test_other_algorithms_train(federated_runtime, task, kwargs):
+  data = _client_datasets(task, sorted(task.datasets.train_data.client_ids)[:2])
+  process = learning_process.build_learning_process(task.model_fn, **kwargs)
+  state = process.initialize()
+  result = process.next(state, data)
+  before = process.get_model_weights(state).trainable
+  after = process.get_model_weights(result.state).trainable
+  assert any(not np.allclose(b, a) for b, a in zip(before, after))
+
+
+def test_fedprox_with_mu_zero_equals_fedavg(federated_runtime, task):
+  data = _client_datasets(task, sorted(task.datasets.train_data.client_ids)[:2])
+  fedavg, _ = _one_round(task, data)
+  fedprox, _ = _one_round(task, data, algorithm='fedprox',
+                          proximal_strength=0.0)
+  for a, p in zip(fedavg, fedprox):
+    np.testing.assert_allclose(a, p, atol=1e-6)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(algorithm='fedmagic'), 'fedavg, fedprox, fedsgd'),
+    (dict(weighting='by_size'), 'num_examples, uniform'),
+    (dict(algorithm='fedavg', proximal_strength=0.1), 'only applies'),
+    (dict(algorithm='fedprox', proximal_strength=-1.0), 'mu must be >= 0'),
+    (dict(client_lr_schedule='cosine'), 'constant, exp_decay'),
+])
+def test_bad_settings_are_rejected_clearly(task, kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    learning_process.build_learning_process(task.model_fn, **kwargs)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(name='rmsprop'), 'sgd, sgdm, adam, yogi, adagrad'),
+    (dict(learning_rate=0.0), 'learning rate must be > 0'),
+    (dict(momentum=1.5), r'momentum must be in \[0, 1\)'),
+    (dict(name='sgdm'), 'sgdm needs momentum'),
+])
+def test_bad_optimizer_settings_are_rejected(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    optimizers.OptimizerConfig(**kwargs)
+
+
+def test_schedules():
+  assert schedules.build_schedule('constant', 0.5)(100) == 0.5
+  decay = schedules.build_schedule('exp_decay', 1.0, decay_rate=0.1,
+                                   decay_rounds=10)
+  assert decay(10) == pytest.approx(0.1)
+  warm = schedules.build_schedule('linear_warmup', 1.0, warmup_rounds=4)
+  assert [warm(r) for r in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
+  inv = schedules.build_schedule('inv_sqrt_decay', 1.0, decay_rounds=1)
+  assert inv(3) == pytest.approx(0.5)

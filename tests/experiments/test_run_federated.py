@@ -1,0 +1,116 @@
+"""The run_federated binary: outputs, resume after SIGKILL, and bad flags."""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from tff_lstm.training import outputs
+
+_BINARY = os.path.join(os.path.dirname(__file__), '..', '..', 'experiments',
+                       'run_federated.py')
+# A tiny model and cohort: each round takes about a second.
+_SMALL = ['--units=8', '--num_layers=1', '--sequence_length=20',
+          '--clients_per_round=3', '--max_elements_per_client=4',
+          '--clients_per_eval=5', '--rounds_per_eval=2',
+          '--rounds_per_checkpoint=1', '--progress_bar=false']
+
+
+def _command(cache_dir, out_dir, *extra):
+  return [sys.executable, _BINARY, f'--cache_dir={cache_dir}',
+          f'--root_output_dir={out_dir}', *_SMALL, *extra]
+
+
+def _rounds(exp_dir):
+  return [int(row['round']) for row in outputs.read_metrics_csv(exp_dir)]
+
+
+def test_outputs_exist_and_parse(shakespeare_cache_dir, tmp_path):
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=e',
+               '--total_rounds=2'),
+      capture_output=True, text=True, timeout=600)
+  assert run.returncode == 0, run.stderr[-3000:]
+  exp_dir = tmp_path / 'e'
+  assert 'round 2/2:' in run.stdout and 'final model after 2 rounds' in run.stdout
+  hparams = json.loads((exp_dir / 'hparams.json').read_text())
+  assert hparams['clients_per_round'] == 3 and hparams['task'] == 'shakespeare_char'
+  rows = outputs.read_metrics_csv(exp_dir)
+  assert [int(r['round']) for r in rows] == [0, 1, 2]
+  assert float(rows[1]['client_work/train/loss']) > 0
+  assert float(rows[2]['evaluation/test/accuracy']) >= 0
+  assert float(rows[1]['training_time_in_seconds']) > 0
+  final = json.loads((exp_dir / 'final_metrics.json').read_text())
+  assert 0 <= final['final_test']['accuracy'] <= 1
+  events = glob.glob(str(exp_dir / 'tensorboard' / '**' / 'events.out.*'),
+                     recursive=True)
+  assert events
+  tags = {v.tag for e in tf.compat.v1.train.summary_iterator(events[0])
+          for v in e.summary.value}
+  assert 'client_work/train/loss' in tags
+  checkpoints = sorted(os.listdir(exp_dir / 'checkpoints'))
+  assert 'program_state_2' in checkpoints
+
+
+def test_resume_after_sigkill_loses_and_duplicates_no_round(
+    shakespeare_cache_dir, tmp_path):
+  command = _command(shakespeare_cache_dir, tmp_path, '--experiment_name=k',
+                     '--total_rounds=5')
+  child = subprocess.Popen(command, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+  try:
+    for line in child.stdout:
+      if line.startswith('round 3/5'):
+        child.send_signal(signal.SIGKILL)  # mid-run, no chance to clean up
+        break
+  finally:
+    child.kill()
+    child.wait()
+  exp_dir = str(tmp_path / 'k')
+  assert max(_rounds(exp_dir)) < 5
+
+  resumed = subprocess.run(command, capture_output=True, text=True,
+                           timeout=600)
+
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert 'resuming' in resumed.stdout
+  assert 'round 1/5' not in resumed.stdout  # did not start over
+  assert _rounds(exp_dir) == [0, 1, 2, 3, 4, 5]
+
+
+def test_resume_with_different_settings_is_refused(shakespeare_cache_dir,
+                                                   tmp_path):
+  first = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=h',
+               '--total_rounds=1'), capture_output=True, text=True, timeout=600)
+  assert first.returncode == 0, first.stderr[-3000:]
+  second = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=h',
+               '--total_rounds=1', '--client_batch_size=8'),
+      capture_output=True, text=True, timeout=600)
+  assert second.returncode != 0
+  assert '--client_batch_size: 4 before, 8 now' in second.stderr
+  assert 'Traceback' not in second.stderr
+
+
+@pytest.mark.parametrize('flag, message', [
+    ('--task=mnist', 'should be one of <shakespeare_char|'),
+    ('--server_optimizer=rmsprop', 'one of <sgd|sgdm|adam|yogi|adagrad>'),
+    ('--cell_type=transformer', 'one of <lstm|gru|simple_rnn>'),
+    ('--algorithm=fedmagic', 'one of <fedavg|fedprox|fedsgd>'),
+    ('--clients_per_round=0', '--clients_per_round must be >= 1'),
+    ('--server_learning_rate=-1', 'learning rate must be > 0'),
+])
+def test_bad_flags_give_clear_errors(shakespeare_cache_dir, tmp_path, flag,
+                                     message):
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=bad', flag),
+      capture_output=True, text=True, timeout=300)
+  assert run.returncode != 0
+  assert message in run.stderr
+  assert 'Traceback' not in run.stderr
