@@ -102,6 +102,15 @@ _ROUNDS_PER_CHECKPOINT = flags.DEFINE_integer('rounds_per_checkpoint', 10,
 _SEED = flags.DEFINE_integer('client_datasets_random_seed', 0,
                              'Seed of client sampling (same seed, same clients).')
 
+_PERSONALIZATION_CLIENTS = flags.DEFINE_integer(
+    'personalization_clients', 0, 'After training, fine-tune the final model '
+    'on this many test clients\' own train data and report test metrics '
+    'before/after (0: off).')
+_PERSONALIZATION_EPOCHS = flags.DEFINE_integer(
+    'personalization_epochs', 1, 'Fine-tuning epochs per client.')
+_PERSONALIZATION_LR = flags.DEFINE_float(
+    'personalization_learning_rate', 0.1, 'Fine-tuning SGD learning rate.')
+
 # Outputs and runtime.
 _ROOT_OUTPUT_DIR = flags.DEFINE_string('root_output_dir', 'runs',
                                        'Root of experiment directories.')
@@ -165,8 +174,15 @@ def _build_process(task):
 def _summary(final: dict, exp_dir: str) -> str:
   test = final['final_test']
   metrics = ' '.join(f'{k}={v:.4f}' for k, v in test.items())
-  return (f'final model after {final["rounds"]} rounds, full test split: '
-          f'{metrics}\noutputs: {exp_dir}')
+  lines = [f'final model after {final["rounds"]} rounds, full test split: '
+           f'{metrics}']
+  if 'personalization' in final:
+    p = final['personalization']
+    lines.append('personalization (mean over clients): accuracy '
+                 f'{p["baseline_metrics/accuracy"]:.4f} before fine-tuning, '
+                 f'{p["finetuned/accuracy"]:.4f} after')
+  lines.append(f'outputs: {exp_dir}')
+  return '\n'.join(lines)
 
 
 def main(argv):
@@ -181,7 +197,11 @@ def main(argv):
         rounds_per_checkpoint=_ROUNDS_PER_CHECKPOINT.value,
         clients_per_eval=_CLIENTS_PER_EVAL.value,
         seed=_SEED.value,
-        progress_bar=_PROGRESS_BAR.value)
+        progress_bar=_PROGRESS_BAR.value,
+        personalization_clients=_PERSONALIZATION_CLIENTS.value,
+        personalization_epochs=_PERSONALIZATION_EPOCHS.value,
+        personalization_learning_rate=_PERSONALIZATION_LR.value,
+        personalization_batch_size=_CLIENT_BATCH_SIZE.value)
     exp_dir = outputs.experiment_dir(_ROOT_OUTPUT_DIR.value,
                                      _EXPERIMENT_NAME.value)
     task = _build_task()

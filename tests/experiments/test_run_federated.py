@@ -33,7 +33,7 @@ def _rounds(exp_dir):
 def test_outputs_exist_and_parse(shakespeare_cache_dir, tmp_path):
   run = subprocess.run(
       _command(shakespeare_cache_dir, tmp_path, '--experiment_name=e',
-               '--total_rounds=2'),
+               '--total_rounds=2', '--personalization_clients=3'),
       capture_output=True, text=True, timeout=600)
   assert run.returncode == 0, run.stderr[-3000:]
   exp_dir = tmp_path / 'e'
@@ -47,6 +47,8 @@ def test_outputs_exist_and_parse(shakespeare_cache_dir, tmp_path):
   assert float(rows[1]['training_time_in_seconds']) > 0
   final = json.loads((exp_dir / 'final_metrics.json').read_text())
   assert 0 <= final['final_test']['accuracy'] <= 1
+  assert 0 <= final['personalization']['finetuned/accuracy'] <= 1
+  assert 'personalization (mean over clients)' in run.stdout
   events = glob.glob(str(exp_dir / 'tensorboard' / '**' / 'events.out.*'),
                      recursive=True)
   assert events

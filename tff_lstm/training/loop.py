@@ -10,6 +10,7 @@ import tensorflow_federated as tff
 from tff_lstm.tasks import task as task_lib
 from tff_lstm.training import evaluation
 from tff_lstm.training import outputs
+from tff_lstm.training import personalization
 from tff_lstm.training import progress
 from tff_lstm.training import selection
 
@@ -25,6 +26,10 @@ class LoopConfig:
   clients_per_eval: int = 100
   seed: int = 0
   progress_bar: bool = True
+  personalization_clients: int = 0  # 0: no personalization evaluation
+  personalization_epochs: int = 1
+  personalization_learning_rate: float = 0.1
+  personalization_batch_size: int = 4
 
   def __post_init__(self):
     for name in ('total_rounds', 'clients_per_round', 'rounds_per_eval',
@@ -46,6 +51,20 @@ def _run_async(coroutine):
 def latest_checkpoint_round(exp_dir: str) -> int:
   versions = _run_async(outputs.program_state_manager(exp_dir).get_versions())
   return max(versions) if versions else 0
+
+
+def _personalization_eval(task, process, state, config: LoopConfig):
+  ids = evaluation.sample_test_client_ids(
+      task, config.personalization_clients, config.seed)
+  ids = ids or sorted(task.datasets.test_data.client_ids)
+  computation = personalization.build_personalization_eval(
+      task, batch_size=config.personalization_batch_size,
+      epochs=config.personalization_epochs,
+      learning_rate=config.personalization_learning_rate,
+      max_num_clients=len(ids))
+  metrics = computation(process.get_model_weights(state),
+                        personalization.client_inputs(task, ids))
+  return personalization.summarize(metrics)
 
 
 def run_experiment(task: task_lib.Task,
@@ -93,6 +112,9 @@ def run_experiment(task: task_lib.Task,
       task, process.get_model_weights, evaluation.pooled_test_dataset(task),
       prefix='final_test')
   final = final_eval(state)
+  if config.personalization_clients > 0:
+    final['personalization'] = _personalization_eval(task, process, state,
+                                                     config)
   final['rounds'] = config.total_rounds
   final['resumed_from_round'] = start_round
   final['wall_time_s_this_invocation'] = time.monotonic() - started
