@@ -36,6 +36,15 @@ _CACHE_DIR = flags.DEFINE_string(
 _SEQUENCE_LENGTH = flags.DEFINE_integer(
     'sequence_length', None, 'Tokens per training window (task default if '
     'unset: 80 characters for Shakespeare).')
+_VOCAB_SIZE = flags.DEFINE_integer(
+    'vocab_size', None, 'Word tasks: most frequent train words kept (default '
+    '10000).')
+_DATABASE_PATH = flags.DEFINE_string(
+    'database_path', None, 'text_lm / text_classification / '
+    'timeseries_forecast: the database written by datasets/import_sequences.py; '
+    'stackoverflow_word: stackoverflow.sqlite or its folder.')
+_WINDOW = flags.DEFINE_integer(
+    'window', None, 'timeseries_forecast: readings per input window (default 8).')
 _CELL_TYPE = flags.DEFINE_enum('cell_type', 'lstm', recurrent.CELL_TYPES,
                                'Recurrent cell.')
 _UNITS = flags.DEFINE_integer('units', None, 'Units per recurrent layer '
@@ -147,8 +156,9 @@ def _build_task():
       max_elements=_MAX_ELEMENTS.value,
       shuffle_buffer_size=_SHUFFLE_BUFFER.value)
   task_kwargs = {'cache_dir': _CACHE_DIR.value}
-  if _SEQUENCE_LENGTH.value is not None:
-    task_kwargs['sequence_length'] = _SEQUENCE_LENGTH.value
+  for flag in (_SEQUENCE_LENGTH, _VOCAB_SIZE, _DATABASE_PATH, _WINDOW):
+    if flag.value is not None:  # unset: the task's default
+      task_kwargs[flag.name] = flag.value
   config = model_config.ModelConfig(
       cell_type=_CELL_TYPE.value, units=_UNITS.value,
       num_layers=_NUM_LAYERS.value, embedding_dim=_EMBEDDING_DIM.value,

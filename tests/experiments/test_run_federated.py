@@ -116,3 +116,23 @@ def test_bad_flags_give_clear_errors(shakespeare_cache_dir, tmp_path, flag,
   assert run.returncode != 0
   assert message in run.stderr
   assert 'Traceback' not in run.stderr
+
+
+def test_task_option_that_does_not_apply_is_rejected(shakespeare_cache_dir,
+                                                     tmp_path):
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=w',
+               '--window=5'), capture_output=True, text=True, timeout=300)
+  assert run.returncode != 0
+  assert "--window does not apply to task 'shakespeare_char'" in run.stderr
+  assert 'Traceback' not in run.stderr
+
+
+def test_user_task_without_database_names_the_flag(tmp_path):
+  run = subprocess.run(
+      [sys.executable, _BINARY, '--task=text_classification',
+       f'--root_output_dir={tmp_path}', '--experiment_name=u'],
+      capture_output=True, text=True, timeout=300)
+  assert run.returncode != 0
+  assert '--database_path' in run.stderr
+  assert 'Traceback' not in run.stderr

@@ -1,0 +1,138 @@
+"""Forecast windows stay in one client; test targets are test readings."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_federated as tff
+
+from tff_lstm.algorithms import learning_process
+from tff_lstm.algorithms import optimizers
+from tff_lstm.data import user_import
+from tff_lstm.tasks import model_config
+from tff_lstm.tasks import registry
+from tff_lstm.tasks import timeseries_forecast
+from tff_lstm.training import evaluation
+
+_SPEC = tff.simulation.baselines.ClientSpec(
+    num_epochs=1, batch_size=4, shuffle_buffer_size=1)
+_TINY = model_config.ModelConfig(units=8, seed=1)
+_WINDOW = 4
+# Client c's reading t is (base + t, -(base + t)): each value names its
+# client and time, so a window across clients or out of order shows.
+_BASES = {'meter_a': 100, 'meter_b': 200, 'short': 300}
+_LENGTHS = {'meter_a': 12, 'meter_b': 10, 'short': 5}
+
+
+@pytest.fixture(scope='module')
+def database(tmp_path_factory):
+  tmp = tmp_path_factory.mktemp('meters')
+  source = tmp / 'meters.csv'
+  lines = ['client_id,timestamp,kwh,neg']
+  for client, base in _BASES.items():
+    # Rows out of time order: the import sorts each client's readings.
+    for t in reversed(range(_LENGTHS[client])):
+      lines.append(f'{client},{1000 + t},{base + t},{-(base + t)}')
+  source.write_text('\n'.join(lines) + '\n')
+  path = str(tmp / 'meters.sqlite')
+  user_import.import_file(str(source), path, 'timeseries')
+  return path
+
+
+@pytest.fixture(scope='module')
+def task(database):
+  return registry.create_task('timeseries_forecast', _SPEC,
+                              model_config=_TINY, database_path=database,
+                              window=_WINDOW, cache_dir='/unused')
+
+
+def _windows(dataset):
+  return [(x.tolist(), y.tolist()) for x, y in dataset.as_numpy_iterator()]
+
+
+def _expected(base, targets):
+  return [([[base + t, -(base + t)] for t in range(s - _WINDOW, s)],
+           [base + s, -(base + s)]) for s in targets]
+
+
+def test_train_windows(task):
+  assert task.name == 'timeseries_forecast'
+  # 'short' has 4 train readings: no window of 4 plus a target.
+  assert task.datasets.train_data.client_ids == ['meter_a', 'meter_b']
+  # meter_a: 12 readings, the later floor(0.2 * 12) = 2 are test.
+  windows = _windows(
+      task.datasets.train_data.create_tf_dataset_for_client('meter_a'))
+  assert windows == _expected(100, range(_WINDOW, 10))
+
+
+def test_test_windows_forecast_test_readings_from_recent_history(task):
+  assert task.datasets.test_data.client_ids == ['meter_a', 'meter_b', 'short']
+  windows = _windows(
+      task.datasets.test_data.create_tf_dataset_for_client('meter_a'))
+  assert windows == _expected(100, [10, 11])
+  windows = _windows(
+      task.datasets.test_data.create_tf_dataset_for_client('short'))
+  assert windows == _expected(300, [4])
+
+
+def test_pooled_evaluation_never_mixes_clients(task):
+  x, y = next(iter(evaluation.pooled_test_dataset(task)))  # One batch of 64.
+  assert x.shape == (5, _WINDOW, 2) and y.shape == (5, 2)
+  assert x.dtype == y.dtype == tf.float32
+  got = sorted((w.tolist(), t.tolist()) for w, t in zip(x.numpy(), y.numpy()))
+  assert got == sorted(_expected(100, [10, 11]) + _expected(200, [8, 9]) +
+                       _expected(300, [4]))
+  # Pooling chosen clients goes through the tensor-keyed dataset function.
+  x, y = next(iter(evaluation.pooled_test_dataset(task, ['short', 'meter_b'])))
+  got = sorted((w.tolist(), t.tolist()) for w, t in zip(x.numpy(), y.numpy()))
+  assert got == sorted(_expected(200, [8, 9]) + _expected(300, [4]))
+
+
+def test_batches_model_and_keras_loss(task):
+  x, y = next(iter(task.datasets.train_preprocess_fn(
+      task.datasets.train_data.create_tf_dataset_for_client('meter_a'))))
+  assert x.shape == (4, _WINDOW, 2) and y.shape == (4, 2)
+  model = task.compiled_keras_model()
+  assert model.output_shape == (None, 2)
+  history = model.fit(x, y, verbose=0)
+  assert np.isfinite(history.history['loss'][0])
+  values = model.evaluate(x, y, verbose=0, return_dict=True)
+  assert sorted(values) == ['loss', 'mean_absolute_error']
+  assert isinstance(task.model_fn(), tff.learning.models.VariableModel)
+
+
+def test_sequence_length_is_the_window(database):
+  task = timeseries_forecast.create_task(_SPEC, database_path=database,
+                                         sequence_length=3)
+  assert task.datasets.element_type_structure[0].shape.as_list() == [
+      None, 3, 2]
+  with pytest.raises(ValueError, match='disagree'):
+    timeseries_forecast.create_task(_SPEC, database_path=database, window=2,
+                                    sequence_length=3)
+
+
+def test_bad_settings(database):
+  with pytest.raises(ValueError, match='lower --window'):
+    timeseries_forecast.create_task(_SPEC, database_path=database, window=10)
+  with pytest.raises(ValueError, match='embedding_dim'):
+    timeseries_forecast.create_task(
+        _SPEC, database_path=database,
+        model_config=model_config.ModelConfig(embedding_dim=4))
+  with pytest.raises(ValueError, match='--database_path'):
+    timeseries_forecast.create_task(_SPEC)
+
+
+def test_one_federated_round(federated_runtime, task):
+  process = learning_process.build_learning_process(
+      task.model_fn,
+      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.01))
+  state = process.initialize()
+  before = process.get_model_weights(state).trainable
+  clients = [task.datasets.train_preprocess_fn(
+      task.datasets.train_data.create_tf_dataset_for_client(c))
+             for c in task.datasets.train_data.client_ids]
+  result = process.next(state, clients)
+  after = process.get_model_weights(result.state).trainable
+  train = result.metrics['client_work']['train']
+  assert np.isfinite(train['loss'])
+  assert train['num_examples'] == 6 + 4
+  assert any(not np.allclose(b, a) for b, a in zip(before, after))

@@ -1,0 +1,154 @@
+"""Forecasting the next reading of your own time series (a `timeseries` import).
+
+An example is `window` consecutive readings of one client (x: [window, k])
+and the reading that follows them (y: [k]). Windows are cut from each
+client's own readings when its dataset is created, not by the preprocess
+function, because evaluation pools the test clients into one dataset before
+preprocessing; cut there, windows would span two clients.
+
+A test example is a test reading forecast from the `window` readings before
+it, which may include the client's last train readings: the past is known,
+only the targets are held out. So a client with a single test reading still
+gives a test example. Clients with no complete window in a split are left
+out of it.
+"""
+
+import json
+from typing import Optional
+
+import tensorflow as tf
+import tensorflow_federated as tff
+
+from tff_lstm.data import user_import
+from tff_lstm.models import forecaster
+from tff_lstm.tasks import client_specs
+from tff_lstm.tasks import model_config as model_config_lib
+from tff_lstm.tasks import task as task_lib
+from tff_lstm.tasks import user_data
+
+DEFAULT_WINDOW = 8
+DEFAULT_SHUFFLE_BUFFER_SIZE = 100
+
+
+def _windows(readings: tf.data.Dataset, window: int) -> tf.data.Dataset:
+  """Readings -> (values [window + 1, k], timestamps [window + 1]), in order."""
+
+  def stack(parts):
+    return tf.data.Dataset.zip((
+        parts['values'].batch(window + 1, drop_remainder=True),
+        parts['timestamp'].batch(window + 1, drop_remainder=True)))
+
+  return readings.window(window + 1, shift=1, drop_remainder=True).flat_map(
+      stack)
+
+
+def window_client_data(
+    train_data: tff.simulation.datasets.ClientData,
+    test_data: tff.simulation.datasets.ClientData,
+    window: int,
+    train_ids: list[str],
+    test_ids: list[str],
+):
+  """(train, test) ClientData of (x, y) windows, each within one client."""
+
+  def split(values, unused_timestamps):
+    return values[:window], values[window]
+
+  def train_windows(client_id):
+    readings = train_data.serializable_dataset_fn(client_id)
+    return _windows(readings, window).map(split)
+
+  def test_windows(client_id):
+    test = test_data.serializable_dataset_fn(client_id)
+    # Test readings are the client's latest, so a target is a test reading
+    # exactly when it is no earlier than the first of them.
+    first_test = test.map(lambda e: e['timestamp']).reduce(
+        tf.constant(tf.int64.max, tf.int64), tf.minimum)
+    history = train_data.serializable_dataset_fn(client_id).concatenate(test)
+    return _windows(history, window).filter(
+        lambda unused_values, timestamps: timestamps[window] >= first_test
+    ).map(split)
+
+  from_fn = tff.simulation.datasets.ClientData.from_clients_and_tf_fn
+  return from_fn(train_ids, train_windows), from_fn(test_ids, test_windows)
+
+
+def create_preprocess_fn(spec: tff.simulation.baselines.ClientSpec):
+  """Shuffles, repeats and caps a client's windows, then batches them."""
+
+  def preprocess(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    dataset = client_specs.shuffle_repeat_take(dataset, spec,
+                                               DEFAULT_SHUFFLE_BUFFER_SIZE)
+    return dataset.batch(spec.batch_size)
+
+  return preprocess
+
+
+def create_task(
+    train_client_spec: tff.simulation.baselines.ClientSpec,
+    eval_client_spec: Optional[tff.simulation.baselines.ClientSpec] = None,
+    *,
+    database_path: Optional[str] = None,
+    window: Optional[int] = None,
+    sequence_length: Optional[int] = None,
+    model_config: model_config_lib.ModelConfig = model_config_lib.ModelConfig(),
+    cache_dir: Optional[str] = None,
+) -> task_lib.Task:
+  """The task: windows of your readings and a recurrent forecaster (MSE).
+
+  Args:
+    train_client_spec: batch size, epochs, shuffling, max elements (all in
+      windows) for training.
+    eval_client_spec: the same for evaluation (default: batch 64, one epoch).
+    database_path: a database imported with shape `timeseries` (required).
+    window: readings the model sees before forecasting the next one
+      (default 8).
+    sequence_length: another name for `window` (the shared flag); must agree
+      with `window` if both are given.
+    model_config: cell type and sizes (default: one layer of 64 units); there
+      is no embedding, so `embedding_dim` must be unset.
+    cache_dir: unused (the database is `database_path`).
+  """
+  del cache_dir  # Unused.
+  if None not in (window, sequence_length) and window != sequence_length:
+    raise ValueError(f'window={window} and sequence_length={sequence_length} '
+                     'disagree; they are the same setting, give one.')
+  if window is None:
+    window = DEFAULT_WINDOW if sequence_length is None else sequence_length
+  if window < 1:
+    raise ValueError(f'window must be >= 1, got {window}.')
+  if model_config.embedding_dim is not None:
+    raise ValueError('timeseries_forecast reads numbers, not token ids: it '
+                     'has no embedding, so leave embedding_dim unset.')
+  path, metadata = user_data.check_database(database_path, 'timeseries',
+                                            'timeseries_forecast')
+  sizes = user_data.client_sizes(path)
+  train_ids = sorted(c for c, n in sizes['train'].items() if n > window)
+  test_ids = sorted(c for c, n in sizes['test'].items()
+                    if n + sizes['train'].get(c, 0) > window)
+  if not train_ids:
+    raise ValueError(
+        f'--database_path: no client of {path} has more than '
+        f'{window} train readings, so none has a window to train on; lower '
+        '--window or import longer series.')
+  train_data, test_data = window_client_data(
+      *user_import.load_client_data(path), window, train_ids, test_ids)
+  num_features = len(json.loads(metadata['value_names']))
+  datasets = tff.simulation.baselines.BaselineTaskDatasets(
+      train_data=train_data,
+      test_data=test_data,
+      train_preprocess_fn=create_preprocess_fn(train_client_spec),
+      eval_preprocess_fn=create_preprocess_fn(
+          client_specs.eval_or_default(eval_client_spec)))
+  return task_lib.Task(
+      name='timeseries_forecast',
+      datasets=datasets,
+      keras_model_fn=lambda: forecaster.build_forecaster(
+          num_features, window,
+          units=model_config.pick('units', 64),
+          num_layers=model_config.pick('num_layers', 1),
+          cell_type=model_config.cell_type,
+          seed=model_config.seed),
+      loss_fn=tf.keras.losses.MeanSquaredError,
+      metrics_fns=[lambda: tf.keras.metrics.MeanAbsoluteError(
+          name='mean_absolute_error')])
