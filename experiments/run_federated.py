@@ -19,6 +19,7 @@ from absl import flags
 import tensorflow_federated as tff
 
 from tff_lstm.algorithms import learning_process
+from tff_lstm.data import sql_writer
 from tff_lstm.algorithms import optimizers
 from tff_lstm.algorithms import schedules
 from tff_lstm.models import recurrent
@@ -217,16 +218,22 @@ def main(argv):
     task = _build_task()
     process = _build_process(task)
     outputs.write_hparams(exp_dir, _hparams())
-  except (ValueError, FileNotFoundError) as e:
+  except (ValueError, FileNotFoundError,
+          sql_writer.ForeignDatabaseError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
   start = loop.latest_checkpoint_round(exp_dir)
   if start:
     print(f'resuming {exp_dir} from the checkpoint of round {start}',
           flush=True)
-  with runtime.federated_runtime(
-      runtime.WorkerSettings(verbose=_VERBOSE.value)):
-    final = loop.run_experiment(task, process, exp_dir, config)
+  try:
+    with runtime.federated_runtime(
+        runtime.WorkerSettings(verbose=_VERBOSE.value)):
+      final = loop.run_experiment(task, process, exp_dir, config)
+  except runtime.WorkerError as e:
+    print(f'error: {e}\nRerun the same command to resume from the last '
+          'checkpoint.', file=sys.stderr)
+    return 1
   print(_summary(final, exp_dir), flush=True)
   return 0
 
