@@ -77,6 +77,8 @@ def run_experiment(task: task_lib.Task,
   final_metrics.json).
   """
   start_round = latest_checkpoint_round(exp_dir)
+  if start_round:
+    outputs.drop_rounds_after(exp_dir, start_round)
   train_selection = selection.build_dataset_selection_fn(
       task.datasets.train_data, task.datasets.train_preprocess_fn,
       config.clients_per_round, config.seed)

@@ -103,6 +103,30 @@ def write_final_metrics(exp_dir: str, metrics: dict[str, Any]) -> str:
   return path
 
 
+def drop_rounds_after(exp_dir: str, last_round: int) -> int:
+  """Removes metrics rows of rounds after `last_round` (the resumed checkpoint).
+
+  Those rounds' model states were lost with the interrupted run; the resumed
+  run writes them again (TFF's CSV manager would also replace them when it
+  re-releases them, but not if the resumed run stops earlier). Returns how
+  many rows were dropped.
+  """
+  path = os.path.join(exp_dir, METRICS_CSV)
+  if not os.path.exists(path):
+    return 0
+  with open(path, newline='') as f:
+    reader = csv.DictReader(f)
+    fieldnames, rows = reader.fieldnames, list(reader)
+  kept = [r for r in rows if int(r[ROUND_KEY]) <= last_round]
+  if len(kept) < len(rows):
+    with open(f'{path}.tmp', 'w', newline='') as f:
+      writer = csv.DictWriter(f, fieldnames=fieldnames)
+      writer.writeheader()
+      writer.writerows(kept)
+    os.replace(f'{path}.tmp', path)
+  return len(rows) - len(kept)
+
+
 def read_metrics_csv(exp_dir: str) -> list[dict[str, str]]:
   with open(os.path.join(exp_dir, METRICS_CSV), newline='') as f:
     return list(csv.DictReader(f))

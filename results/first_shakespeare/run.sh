@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Reproduces results/first_shakespeare: FedAvg and FedAdam on offline Shakespeare
+# (next character, 2x256 LSTM, sequence length 80, 10 clients/round, batch 4,
+# 1 local epoch), each for as many rounds as fit in BUDGET seconds, then the
+# centralized baseline for the same number of examples seen.
+#
+# A run is stopped by SIGTERM when its budget ends (the binary exits cleanly and
+# its last checkpoint stays); rerunning with --total_rounds=<last checkpoint>
+# resumes, trains nothing more and evaluates that model on the full test split.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUDGET=${BUDGET:-1800}
+OUT=${OUT:-runs/first_shakespeare}
+COMMON=(--task=shakespeare_char --clients_per_round=10 --client_batch_size=4
+        --client_epochs_per_round=1 --client_learning_rate=1
+        --rounds_per_eval=10 --clients_per_eval=100 --rounds_per_checkpoint=5
+        --client_datasets_random_seed=0 --model_seed=0 --progress_bar=false
+        --root_output_dir="$OUT")
+declare -A SERVER=(
+  [fedavg]="--server_optimizer=sgd --server_learning_rate=1"
+  [fedadam]="--server_optimizer=adam --server_learning_rate=0.01 --server_epsilon=0.001"
+)
+for name in fedavg fedadam; do
+  # shellcheck disable=SC2086
+  timeout -s TERM "$BUDGET" .venv/bin/python experiments/run_federated.py \
+      "${COMMON[@]}" ${SERVER[$name]} --total_rounds=100000 \
+      --experiment_name="$name" || true
+  last=$(ls "$OUT/$name/checkpoints" | sed -n 's/^program_state_\([0-9]*\)$/\1/p' | sort -n | tail -1)
+  # shellcheck disable=SC2086
+  .venv/bin/python experiments/run_federated.py "${COMMON[@]}" ${SERVER[$name]} \
+      --total_rounds="$last" --experiment_name="$name"
+done
