@@ -22,11 +22,11 @@ def pooled_test_dataset(task: task_lib.Task,
                         ) -> tf.data.Dataset:
   """The test split of `client_ids` (all when None), preprocessed and pooled."""
   test_data = task.datasets.test_data
-  if client_ids is not None:
-    dataset = tf.data.Dataset.from_tensor_slices(list(client_ids)).flat_map(
-        test_data.serializable_dataset_fn)
-  else:
-    dataset = test_data.create_tf_dataset_from_all_clients()
+  # A fixed client order keeps batch composition, and so the masked
+  # per-batch loss means, identical between evaluations of the same weights.
+  ids = sorted(test_data.client_ids if client_ids is None else client_ids)
+  dataset = tf.data.Dataset.from_tensor_slices(ids).flat_map(
+      test_data.serializable_dataset_fn)
   return task.datasets.eval_preprocess_fn(dataset)
 
 

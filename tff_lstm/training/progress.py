@@ -13,6 +13,7 @@ import tqdm
 # Shown in the bar, by the flattened metric names of TFF's learning processes.
 _SHOWN = (
     ('loss', 'client_work/train/loss'),
+    ('loss', 'train/loss'),
     ('acc', 'client_work/train/accuracy'),
     ('test_acc', 'evaluation/test/accuracy'),
     ('eps', 'privacy/epsilon'),

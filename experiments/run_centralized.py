@@ -1,0 +1,182 @@
+"""Centralized baseline: the task's model trained with Keras on pooled data.
+
+  .venv/bin/python experiments/run_centralized.py --task=shakespeare_char \
+      --optimizer=adam --learning_rate=0.001 --batch_size=4 \
+      --max_examples_seen=200000 --steps_per_eval=500 --experiment_name=central
+
+Give exactly one budget: --num_epochs, --num_steps, --max_examples_seen, or
+--match_examples_of=<federated experiment dir> (as many examples as that run
+has seen; see tff_lstm/training/centralized.py for the conversion). A "round"
+in the outputs is --steps_per_eval steps; the layout is that of
+run_federated.py (see tff_lstm/training/outputs.py). Rerunning the same command
+after an interruption resumes from the last round's checkpoint.
+"""
+
+import sys
+
+from tff_lstm import runtime  # first: quiets TensorFlow before it is imported
+
+# pylint: disable=g-bad-import-order
+from absl import app
+from absl import flags
+
+from tff_lstm.data import sql_writer
+from tff_lstm.models import recurrent
+from tff_lstm.tasks import model_config
+from tff_lstm.tasks import registry
+from tff_lstm.training import centralized
+from tff_lstm.training import outputs
+
+# Task and model: the flags of run_federated.py, meaning the same.
+_TASK = flags.DEFINE_enum('task', 'shakespeare_char', registry.TASK_NAMES,
+                          'Which task (data + model) to train.')
+_CACHE_DIR = flags.DEFINE_string(
+    'cache_dir', None, 'Where data sets are built/read; default '
+    '$TFF_LSTM_CACHE_DIR, else ~/.cache/tff_lstm.')
+_SEQUENCE_LENGTH = flags.DEFINE_integer(
+    'sequence_length', None, 'Tokens per training window (task default if '
+    'unset: 80 characters for Shakespeare).')
+_VOCAB_SIZE = flags.DEFINE_integer(
+    'vocab_size', None, 'Word tasks: most frequent train words kept (default '
+    '10000).')
+_DATABASE_PATH = flags.DEFINE_string(
+    'database_path', None, 'text_lm / text_classification / '
+    'timeseries_forecast: the database written by '
+    'datasets/import_sequences.py; stackoverflow_word: stackoverflow.sqlite or '
+    'its folder.')
+_WINDOW = flags.DEFINE_integer(
+    'window', None,
+    'timeseries_forecast: readings per input window (default 8).')
+_CELL_TYPE = flags.DEFINE_enum('cell_type', 'lstm', recurrent.CELL_TYPES,
+                               'Recurrent cell.')
+_UNITS = flags.DEFINE_integer('units', None, 'Units per recurrent layer '
+                              '(task default if unset: 256 for characters).')
+_NUM_LAYERS = flags.DEFINE_integer('num_layers', None,
+                                   'Recurrent layers (task default if unset).')
+_EMBEDDING_DIM = flags.DEFINE_integer('embedding_dim', None,
+                                      'Embedding size (task default if unset).')
+_MODEL_SEED = flags.DEFINE_integer('model_seed', 0,
+                                   'Seed of the initial model weights.')
+
+# Optimization.
+_OPTIMIZER = flags.DEFINE_enum('optimizer', 'sgd', centralized.OPTIMIZERS,
+                               'Keras optimizer.')
+_LEARNING_RATE = flags.DEFINE_float(
+    'learning_rate', None,
+    'Learning rate (unset: 1.0 for sgd, 0.001 for adam).')
+_MOMENTUM = flags.DEFINE_float('momentum', 0.0, 'SGD momentum.')
+_BATCH_SIZE = flags.DEFINE_integer('batch_size', 4, 'Minibatch size (the '
+                                   'default matches --client_batch_size).')
+
+# Budget: exactly one.
+_NUM_EPOCHS = flags.DEFINE_integer('num_epochs', None,
+                                   'Passes over the pooled training windows.')
+_NUM_STEPS = flags.DEFINE_integer('num_steps', None, 'Training steps.')
+_MAX_EXAMPLES_SEEN = flags.DEFINE_integer(
+    'max_examples_seen', None, 'Training windows to see; the last step may '
+    'be a partial batch.')
+_MATCH_EXAMPLES_OF = flags.DEFINE_string(
+    'match_examples_of', None, 'A federated experiment dir: see as many '
+    'examples as its metrics.csv records (sum of client_work/train/'
+    'num_examples).')
+
+# Evaluation and seeds.
+_STEPS_PER_EVAL = flags.DEFINE_integer(
+    'steps_per_eval', 100, 'Steps per round: test evaluation, metrics row and '
+    'checkpoint after each.')
+_CLIENTS_PER_EVAL = flags.DEFINE_integer(
+    'clients_per_eval', 100, 'Test clients in the periodic evaluation (a fixed '
+    'seeded sample; 0: all). The final evaluation always uses all.')
+_DATA_SEED = flags.DEFINE_integer(
+    'data_seed', 0, 'Seed of the example order and of the periodic-eval '
+    'clients (the value of a federated run\'s --client_datasets_random_seed '
+    'picks the same test clients).')
+
+# Outputs and runtime.
+_ROOT_OUTPUT_DIR = flags.DEFINE_string('root_output_dir', 'runs',
+                                       'Root of experiment directories.')
+_EXPERIMENT_NAME = flags.DEFINE_string('experiment_name', None,
+                                       'Directory name of this experiment.')
+_PROGRESS_BAR = flags.DEFINE_bool(
+    'progress_bar', True, 'tqdm bar on a terminal (else one line per round).')
+_VERBOSE = flags.DEFINE_bool('verbose', False, 'Show TF INFO logs.')
+
+flags.mark_flag_as_required('experiment_name')
+FLAGS = flags.FLAGS
+
+
+def _config() -> centralized.CentralizedConfig:
+  max_examples = _MAX_EXAMPLES_SEEN.value
+  if _MATCH_EXAMPLES_OF.value is not None:
+    if max_examples is not None:
+      raise ValueError('Give --max_examples_seen or --match_examples_of, '
+                       'not both.')
+    max_examples = centralized.federated_examples_seen(_MATCH_EXAMPLES_OF.value)
+  return centralized.CentralizedConfig(
+      optimizer=_OPTIMIZER.value, learning_rate=_LEARNING_RATE.value,
+      momentum=_MOMENTUM.value, batch_size=_BATCH_SIZE.value,
+      num_epochs=_NUM_EPOCHS.value, num_steps=_NUM_STEPS.value,
+      max_examples_seen=max_examples, steps_per_eval=_STEPS_PER_EVAL.value,
+      clients_per_eval=_CLIENTS_PER_EVAL.value, seed=_DATA_SEED.value,
+      progress_bar=_PROGRESS_BAR.value)
+
+
+def _hparams(config: centralized.CentralizedConfig) -> dict:
+  """Every flag this binary defines, with the budget and rate actually used."""
+  hparams = {f.name: f.value
+             for f in FLAGS.get_key_flags_for_module(sys.argv[0])}
+  hparams['learning_rate'] = config.resolved_learning_rate
+  hparams['max_examples_seen'] = config.max_examples_seen
+  return hparams
+
+
+def _build_task():
+  task_kwargs = {'cache_dir': _CACHE_DIR.value}
+  for flag in (_SEQUENCE_LENGTH, _VOCAB_SIZE, _DATABASE_PATH, _WINDOW):
+    if flag.value is not None:  # unset: the task's default
+      task_kwargs[flag.name] = flag.value
+  config = model_config.ModelConfig(
+      cell_type=_CELL_TYPE.value, units=_UNITS.value,
+      num_layers=_NUM_LAYERS.value, embedding_dim=_EMBEDDING_DIM.value,
+      seed=_MODEL_SEED.value)
+  return registry.create_task(_TASK.value, centralized.WINDOW_SPEC,
+                              model_config=config, **task_kwargs)
+
+
+def _summary(final: dict, exp_dir: str) -> str:
+  metrics = ' '.join(f'{k}={v:.4f}' for k, v in final['final_test'].items())
+  return (f'final model after {final["steps"]} steps ({final["examples_seen"]} '
+          f'examples, {final["rounds"]} rounds), full test split: {metrics}\n'
+          f'outputs: {exp_dir}')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  runtime.quiet_logging(_VERBOSE.value)
+  try:
+    config = _config()
+    exp_dir = outputs.experiment_dir(_ROOT_OUTPUT_DIR.value,
+                                     _EXPERIMENT_NAME.value)
+    task = _build_task()
+    outputs.write_hparams(exp_dir, _hparams(config))
+    windows = centralized.pool_train_windows(task)
+  except (ValueError, FileNotFoundError,
+          sql_writer.ForeignDatabaseError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  budget = centralized.resolve_budget(config, windows.num_examples)
+  print(f'pooled {windows.num_examples} training windows of '
+        f'{windows.num_clients} clients; {budget.num_steps} steps of '
+        f'{config.batch_size} in {budget.num_rounds} rounds', flush=True)
+  start = centralized.latest_checkpoint_round(exp_dir)
+  if start:
+    print(f'resuming {exp_dir} from the checkpoint of round {start}',
+          flush=True)
+  final = centralized.run_centralized(task, windows, exp_dir, config)
+  print(_summary(final, exp_dir), flush=True)
+  return 0
+
+
+if __name__ == '__main__':
+  app.run(main)
