@@ -18,6 +18,9 @@ from absl import app
 from absl import flags
 import tensorflow_federated as tff
 
+from tff_lstm.aggregation import accounting
+from tff_lstm.aggregation import config as aggregation_config
+from tff_lstm.aggregation import flags as aggregation_flags
 from tff_lstm.algorithms import learning_process
 from tff_lstm.data import sql_writer
 from tff_lstm.algorithms import optimizers
@@ -131,6 +134,10 @@ _PROGRESS_BAR = flags.DEFINE_bool(
 _VERBOSE = flags.DEFINE_bool('verbose', False,
                              'Show TF/TFF INFO logs and the worker\'s output.')
 
+# Privacy, security, compression and robustness of the aggregation.
+aggregation_flags.define_aggregation_flags()
+flags.adopt_module_key_flags(aggregation_flags)
+
 flags.mark_flag_as_required('experiment_name')
 FLAGS = flags.FLAGS
 
@@ -168,9 +175,11 @@ def _build_task():
                               **task_kwargs)
 
 
-def _build_process(task):
+def _build_process(task, aggregation: aggregation_config.AggregationConfig):
   return learning_process.build_learning_process(
       task.model_fn,
+      model_aggregator=aggregation_config.build_aggregator(
+          aggregation, _CLIENTS_PER_ROUND.value, _CLIENT_WEIGHTING.value),
       algorithm=_ALGORITHM.value,
       client_optimizer=_optimizer_config('client'),
       server_optimizer=_optimizer_config('server'),
@@ -182,11 +191,36 @@ def _build_process(task):
                            warmup_rounds=_CLIENT_LR_WARMUP_ROUNDS.value))
 
 
+def _privacy_metrics_fn(aggregation, num_clients: int):
+  """round -> {'privacy': epsilon, delta} for DP runs; None without DP."""
+  if not aggregation.dp_enabled:
+    return None
+  delta = aggregation.dp_delta or accounting.default_delta(num_clients)
+  params = dict(noise_multiplier=aggregation.dp_noise_multiplier,
+                clients_per_round=_CLIENTS_PER_ROUND.value,
+                num_clients=num_clients, delta=delta,
+                dp_mechanism=aggregation.dp_mechanism)
+  accounting.check_parameters(rounds=_TOTAL_ROUNDS.value, **params)
+  print(accounting.sampling_model(
+      aggregation.dp_mechanism, clients_per_round=_CLIENTS_PER_ROUND.value,
+      num_clients=num_clients), flush=True)
+
+  def privacy_metrics(round_num: int) -> dict:
+    eps = 0.0 if round_num == 0 else accounting.epsilon(rounds=round_num,
+                                                         **params)
+    return {'privacy': {'epsilon': eps, 'delta': delta}}
+
+  return privacy_metrics
+
+
 def _summary(final: dict, exp_dir: str) -> str:
   test = final['final_test']
   metrics = ' '.join(f'{k}={v:.4f}' for k, v in test.items())
   lines = [f'final model after {final["rounds"]} rounds, full test split: '
            f'{metrics}']
+  if 'privacy' in final:
+    lines.append(f'privacy: epsilon={final["privacy"]["epsilon"]:.4g} at '
+                 f'delta={final["privacy"]["delta"]:.3g}')
   if 'personalization' in final:
     p = final['personalization']
     lines.append('personalization (mean over clients): accuracy '
@@ -215,8 +249,12 @@ def main(argv):
         personalization_batch_size=_CLIENT_BATCH_SIZE.value)
     exp_dir = outputs.experiment_dir(_ROOT_OUTPUT_DIR.value,
                                      _EXPERIMENT_NAME.value)
+    aggregation = aggregation_flags.aggregation_config_from_flags()
+    aggregation.check_weighting(_CLIENT_WEIGHTING.value)
     task = _build_task()
-    process = _build_process(task)
+    process = _build_process(task, aggregation)
+    privacy_fn = _privacy_metrics_fn(
+        aggregation, len(task.datasets.train_data.client_ids))
     outputs.write_hparams(exp_dir, _hparams())
   except (ValueError, FileNotFoundError,
           sql_writer.ForeignDatabaseError) as e:
@@ -229,7 +267,8 @@ def main(argv):
   try:
     with runtime.federated_runtime(
         runtime.WorkerSettings(verbose=_VERBOSE.value)):
-      final = loop.run_experiment(task, process, exp_dir, config)
+      final = loop.run_experiment(task, process, exp_dir, config,
+                                  round_metrics_fn=privacy_fn)
   except runtime.WorkerError as e:
     print(f'error: {e}\nRerun the same command to resume from the last '
           'checkpoint.', file=sys.stderr)

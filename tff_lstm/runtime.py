@@ -111,8 +111,11 @@ def _die_with_parent() -> None:
 class LocalWorker:
   """A `worker_binary` process on a loopback port, owned by this process."""
 
-  def __init__(self, settings: WorkerSettings):
+  def __init__(self, settings: WorkerSettings, port: Optional[int] = None):
+    """`port`: where it serves (None: a free port, picked at each start)."""
     self._settings = settings
+    self._requested_port = port
+    self.port: Optional[int] = None
     self._process: Optional[subprocess.Popen] = None
     self._stub = None
     self._log_file = None
@@ -123,12 +126,18 @@ class LocalWorker:
   def pid(self) -> Optional[int]:
     return self._process.pid if self._process else None
 
+  @property
+  def returncode(self) -> Optional[int]:
+    """None while it runs (or before it starts); then its exit code."""
+    return self._process.poll() if self._process else None
+
   def _start(self) -> None:
     binary = worker_binary_path()
     if not os.path.isfile(binary):
       raise WorkerError(f'TFF worker binary not found at {binary}; reinstall '
                         'tensorflow-federated (make setup).')
-    port = portpicker.pick_unused_port()
+    port = self._requested_port or portpicker.pick_unused_port()
+    self.port = port
     if self._settings.verbose:
       output = sys.stderr
     else:
@@ -196,14 +205,46 @@ class LocalWorker:
       self._log_file = None
 
 
-def _executor_factory(worker: LocalWorker):
-  """A TFF executor factory whose executors talk to `worker`."""
+def call_dominant(comp):
+  """`comp` in TFF's flat call-dominant form: same computation, shallow proto.
+
+  Protobuf refuses messages nested more than 100 deep; distributed DP's
+  computations, inlined into a learning process or with secure sums lowered,
+  nest deeper than that.
+  """
+  flat = tff.framework.to_call_dominant(comp.to_building_block())
+  return tff.framework.ConcreteComputation(
+      computation_proto=flat.proto,
+      context_stack=tff.framework.get_context_stack(),
+      annotated_type=comp.type_signature)
+
+
+def simulation_compiler(comp):
+  """TFF's native compiler, after lowering secure sums to plain sums.
+
+  TFF's local C++ runtime has no secure-sum protocol ("Cannot embed a
+  federated value"); in simulation the same clipped, quantized integers are
+  summed in the clear, as TFF's own test contexts do (see
+  tff_lstm/aggregation/secure.py for what that does and does not show).
+  """
+  insecure = tff.backends.test.replace_secure_intrinsics_with_bodies(
+      call_dominant(comp))
+  return tff.backends.native.desugar_and_transform_to_native(insecure)
+
+
+def _executor_factory(worker: LocalWorker,
+                      executor_cls=tff.framework.RemoteExecutor):
+  """A TFF executor factory whose executors talk to `worker`.
+
+  `worker` is anything with a `stub()` method (tff_lstm.remote_runtime passes
+  its connections to workers on other hosts, and its own executor class).
+  """
 
   def stack_fn(cardinalities):
     # Computations with no clients-placed argument (e.g. initialize) still
     # need a clients cardinality; TFF's own factory defaults it to 0 too.
     cardinalities.setdefault(tff.CLIENTS, 0)
-    executor = tff.framework.RemoteExecutor(worker.stub())
+    executor = executor_cls(worker.stub())
     executor.set_cardinalities(cardinalities)
     return executor
 
@@ -254,7 +295,7 @@ def configure(settings: WorkerSettings = WorkerSettings(),
   _active_worker = worker
   context = tff.framework.SyncExecutionContext(
       executor_fn=_executor_factory(worker),
-      compiler_fn=tff.backends.native.desugar_and_transform_to_native,
+      compiler_fn=simulation_compiler,
       transform_args=tff.tensorflow.transform_args,
       transform_result=tff.tensorflow.transform_result,
   )

@@ -10,6 +10,7 @@ import sys
 import pytest
 import tensorflow as tf
 
+from tff_lstm.data import shakespeare
 from tff_lstm.training import outputs
 
 _BINARY = os.path.join(os.path.dirname(__file__), '..', '..', 'experiments',
@@ -135,4 +136,44 @@ def test_user_task_without_database_names_the_flag(tmp_path):
       capture_output=True, text=True, timeout=300)
   assert run.returncode != 0
   assert '--database_path' in run.stderr
+  assert 'Traceback' not in run.stderr
+
+
+def test_dp_run_logs_epsilon_each_round(shakespeare_cache_dir, tmp_path):
+  from tff_lstm.aggregation import accounting  # pylint: disable=g-import-not-at-top
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=dp',
+               '--total_rounds=2', '--clients_per_round=4',
+               '--client_weighting=uniform', '--dp_mechanism=gaussian_fixed',
+               '--dp_noise_multiplier=0.8', '--dp_clip=0.5'),
+      capture_output=True, text=True, timeout=600)
+  assert run.returncode == 0, run.stderr[-3000:]
+  assert 'without replacement' in run.stdout  # the sampling model is stated
+  rows = outputs.read_metrics_csv(tmp_path / 'dp')
+  num_clients = len(shakespeare.load_client_data(shakespeare_cache_dir)[0]
+                    .client_ids)
+  for row in rows[1:]:
+    expected = accounting.epsilon(
+        noise_multiplier=0.8, clients_per_round=4, num_clients=num_clients,
+        rounds=int(row['round']))
+    assert float(row['privacy/epsilon']) == pytest.approx(expected)
+  assert float(rows[2]['privacy/epsilon']) > float(rows[1]['privacy/epsilon'])
+  assert 'privacy: epsilon=' in run.stdout
+
+
+@pytest.mark.parametrize('flags_, message', [
+    (['--dp_mechanism=gaussian_fixed', '--dp_noise_multiplier=1',
+      '--dp_clip=1'], 'set --client_weighting=uniform'),
+    (['--client_weighting=uniform', '--dp_mechanism=gaussian_fixed',
+      '--dp_noise_multiplier=-1', '--dp_clip=1'], '--dp_noise_multiplier'),
+    (['--client_weighting=uniform', '--dp_mechanism=gaussian_fixed',
+      '--dp_noise_multiplier=1', '--dp_clip=0'], '--dp_clip'),
+])
+def test_bad_dp_flags_are_rejected(shakespeare_cache_dir, tmp_path, flags_,
+                                   message):
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=baddp',
+               *flags_), capture_output=True, text=True, timeout=300)
+  assert run.returncode != 0
+  assert message in run.stderr
   assert 'Traceback' not in run.stderr

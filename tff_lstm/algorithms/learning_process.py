@@ -38,7 +38,7 @@ def build_learning_process(
     server_optimizer: optimizers.OptimizerConfig = optimizers.OptimizerConfig(
         learning_rate=1.0),
     weighting: str = 'num_examples',
-    model_aggregator: Optional[tff.aggregators.WeightedAggregationFactory] = None,
+    model_aggregator: Optional[tff.aggregators.AggregationFactory] = None,
     proximal_strength: float = 0.0,
     client_lr_schedule: str = 'constant',
     schedule_kwargs: Optional[dict[str, float]] = None,
@@ -52,7 +52,8 @@ def build_learning_process(
     server_optimizer: server optimizer; SGD with lr 1 is plain FedAvg.
     weighting: 'num_examples' (McMahan et al.) or 'uniform'.
     model_aggregator: a TFF aggregation factory; None means TFF's default
-      (weighted mean).
+      (weighted mean). An unweighted factory (e.g. DP) counts every client
+      once, so it needs weighting='uniform'.
     proximal_strength: FedProx mu (algorithm 'fedprox' only).
     client_lr_schedule: name from `schedules.SCHEDULES` ('constant' keeps the
       plain builders; others use TFF's optimizer-schedule FedAvg).
@@ -60,6 +61,14 @@ def build_learning_process(
   """
   check_choice('algorithm', algorithm, ALGORITHMS)
   weighting_enum = client_weighting(weighting)
+  uniform_aggregator = isinstance(
+      model_aggregator, tff.aggregators.UnweightedAggregationFactory)
+  if uniform_aggregator:
+    if weighting_enum != tff.learning.ClientWeighting.UNIFORM:
+      raise ValueError('An unweighted model aggregator (e.g. DP) counts every '
+                       "client once: use weighting='uniform'.")
+    # As TFF's build_unweighted_fed_avg does: the client weights are ignored.
+    model_aggregator = tff.aggregators.as_weighted_aggregator(model_aggregator)
   server = optimizers.build_optimizer(server_optimizer)
   if algorithm != 'fedprox' and proximal_strength:
     raise ValueError('proximal_strength (FedProx mu) only applies to '
@@ -68,8 +77,10 @@ def build_learning_process(
     raise ValueError('Client learning-rate schedules apply to fedavg only.')
 
   if algorithm == 'fedsgd':
-    if weighting_enum != tff.learning.ClientWeighting.NUM_EXAMPLES:
-      raise ValueError('TFF FedSGD weights clients by example count only.')
+    if (weighting_enum != tff.learning.ClientWeighting.NUM_EXAMPLES
+        and not uniform_aggregator):
+      raise ValueError('TFF FedSGD weights clients by example count only '
+                       '(uniformly with an unweighted aggregator).')
     return tff.learning.algorithms.build_fed_sgd(
         model_fn, server_optimizer_fn=server,
         model_aggregator=model_aggregator)
@@ -84,9 +95,11 @@ def build_learning_process(
         client_weighting=weighting_enum, model_aggregator=model_aggregator)
 
   if client_lr_schedule != 'constant':
-    if weighting_enum != tff.learning.ClientWeighting.NUM_EXAMPLES:
+    if (weighting_enum != tff.learning.ClientWeighting.NUM_EXAMPLES
+        and not uniform_aggregator):
       raise ValueError('TFF applies client learning-rate schedules to '
-                       'example-weighted FedAvg only.')
+                       'example-weighted FedAvg only (or with an unweighted '
+                       'aggregator).')
     lr_fn = schedules.build_schedule(client_lr_schedule,
                                      client_optimizer.learning_rate,
                                      **(schedule_kwargs or {}))

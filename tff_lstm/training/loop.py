@@ -3,7 +3,7 @@
 import asyncio
 import dataclasses
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import tensorflow_federated as tff
 
@@ -12,6 +12,7 @@ from tff_lstm.training import evaluation
 from tff_lstm.training import outputs
 from tff_lstm.training import personalization
 from tff_lstm.training import progress
+from tff_lstm.training import round_metrics
 from tff_lstm.training import selection
 
 
@@ -67,14 +68,26 @@ def _personalization_eval(task, process, state, config: LoopConfig):
   return personalization.summarize(metrics)
 
 
-def run_experiment(task: task_lib.Task,
-                   process: tff.learning.templates.LearningProcess,
-                   exp_dir: str, config: LoopConfig,
-                   extra_release_managers=()) -> dict[str, Any]:
+def run_experiment(
+    task: task_lib.Task,
+    process: tff.learning.templates.LearningProcess,
+    exp_dir: str,
+    config: LoopConfig,
+    round_metrics_fn: Optional[Callable[[int], dict[str, Any]]] = None,
+) -> dict[str, Any]:
   """Trains `process` on `task`, resuming from the last checkpoint in `exp_dir`.
 
-  Returns the final model's metrics on the full test split (also written to
-  final_metrics.json).
+  Args:
+    task: data, preprocessing and model.
+    process: the training LearningProcess.
+    exp_dir: the experiment directory (outputs, checkpoints).
+    config: rounds, cadences, seeds.
+    round_metrics_fn: round -> extra metrics recorded with that round (e.g.
+      the DP epsilon spent so far).
+
+  Returns:
+    The final model's metrics on the full test split (also written to
+    final_metrics.json).
   """
   start_round = latest_checkpoint_round(exp_dir)
   if start_round:
@@ -90,8 +103,9 @@ def run_experiment(task: task_lib.Task,
   show = progress.ProgressReleaseManager(
       config.total_rounds, start_round,
       bar=progress.progress_enabled(config.progress_bar))
-  managers = outputs.metrics_release_managers(exp_dir) + [show] + list(
-      extra_release_managers)
+  managers = outputs.metrics_release_managers(exp_dir) + [show]
+  if round_metrics_fn is not None:
+    managers = [round_metrics.WithRoundMetrics(managers, round_metrics_fn)]
   started = time.monotonic()
   try:
     state = tff.simulation.run_training_process(
@@ -118,6 +132,8 @@ def run_experiment(task: task_lib.Task,
     final['personalization'] = _personalization_eval(task, process, state,
                                                      config)
   final['rounds'] = config.total_rounds
+  if round_metrics_fn is not None:
+    final.update(round_metrics_fn(config.total_rounds))
   final['resumed_from_round'] = start_round
   final['wall_time_s_this_invocation'] = time.monotonic() - started
   outputs.write_final_metrics(exp_dir, final)

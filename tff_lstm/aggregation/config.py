@@ -1,0 +1,261 @@
+"""A validated description of how model updates are aggregated; its factory.
+
+Every choice (DP, secure aggregation, compression, robustness) is a TFF
+aggregation factory; this module checks that the choices make sense together
+before any TFF computation is built, with messages in terms of the flags, and
+then composes the factories.
+"""
+
+import dataclasses
+import math
+from typing import Optional
+
+import tensorflow_federated as tff
+
+from tff_lstm.aggregation import compression
+from tff_lstm.aggregation import dp
+from tff_lstm.aggregation import robust
+from tff_lstm.aggregation import secure
+
+DP_MECHANISMS = ('off',) + dp.MECHANISMS
+CLIENT_WEIGHTINGS = ('num_examples', 'uniform')
+# TFF's limits: EncodedSumFactory's quantization, distributed DP's SecAgg field.
+COMPRESSION_BITS_RANGE = (1, 16)
+SECURE_BITS_RANGE = (1, 22)
+DEFAULT_SECURE_BITS = 20  # tff.learning.ddp_secure_aggregator's default
+DEFAULT_COMPRESSION_THRESHOLD = 20000  # TFF's quantize_above_threshold default
+
+
+def _is_number(x) -> bool:
+  return isinstance(x, (int, float)) and not isinstance(x, bool) and (
+      math.isfinite(x))
+
+
+@dataclasses.dataclass(frozen=True)
+class AggregationConfig:
+  """How client model updates are combined on the server.
+
+  Optional fields are None when unset, so that a setting that would have no
+  effect is rejected instead of silently ignored.
+
+  Attributes:
+    dp_mechanism: 'off', 'gaussian_fixed' (DP-FedAvg, McMahan et al. 2018),
+      'gaussian_adaptive' (adaptive clipping, Andrew et al. 2021) or 'tree'
+      (DP-FTRL tree aggregation, Kairouz et al. 2021).
+    dp_noise_multiplier: Gaussian noise stddev / clip norm (required with DP).
+    dp_clip: L2 clip norm of each client update: required for
+      'gaussian_fixed' and 'tree'; the initial clip for 'gaussian_adaptive'
+      (default 0.1).
+    dp_target_unclipped_quantile: 'gaussian_adaptive': fraction of clients the
+      clip should leave unclipped (default 0.5).
+    dp_clip_learning_rate: 'gaussian_adaptive': geometric step of the clip
+      estimate per round (default 0.2).
+    dp_delta: delta of the reported (epsilon, delta); default 1/num_clients.
+    secure_aggregation: the server only sees the sum of updates (simulated);
+      with DP this is distributed DP (clients add discrete noise).
+    secure_bits: DP + secure aggregation: SecAgg field bit-width (default 20).
+    compression_bits: uniform quantization bit-width of updates; None: off.
+    compression_threshold: only tensors with more elements are quantized.
+    hadamard: random Hadamard rotation before quantizing (needs compression).
+    robust: zeroing of enormous updates plus adaptive norm clipping (with DP:
+      zeroing only, DP clips); non-finite updates are zeroed by TFF's client
+      work regardless. None: on unless DP is on.
+  """
+
+  dp_mechanism: str = 'off'
+  dp_noise_multiplier: Optional[float] = None
+  dp_clip: Optional[float] = None
+  dp_target_unclipped_quantile: Optional[float] = None
+  dp_clip_learning_rate: Optional[float] = None
+  dp_delta: Optional[float] = None
+  secure_aggregation: bool = False
+  secure_bits: Optional[int] = None
+  compression_bits: Optional[int] = None
+  compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD
+  hadamard: bool = False
+  robust: Optional[bool] = None
+
+  def __post_init__(self):
+    if self.dp_mechanism not in DP_MECHANISMS:
+      raise ValueError(f'Unknown --dp_mechanism {self.dp_mechanism!r}; valid: '
+                       f'{", ".join(DP_MECHANISMS)}.')
+    self._check_dp()
+    self._check_secure()
+    self._check_compression()
+
+  def _check_dp(self):
+    dp_settings = ('dp_noise_multiplier', 'dp_clip',
+                   'dp_target_unclipped_quantile', 'dp_clip_learning_rate',
+                   'dp_delta')
+    if not self.dp_enabled:
+      for name in dp_settings:
+        if getattr(self, name) is not None:
+          raise ValueError(f'--{name} needs --dp_mechanism (one of '
+                           f'{", ".join(dp.MECHANISMS)}).')
+      return
+    mechanism = f'--dp_mechanism={self.dp_mechanism}'
+    z = self.dp_noise_multiplier
+    if z is None:
+      raise ValueError(f'{mechanism} needs --dp_noise_multiplier (noise stddev '
+                       'as a multiple of the clip norm).')
+    if not _is_number(z) or z < 0:
+      raise ValueError(f'--dp_noise_multiplier must be >= 0, got {z}.')
+    if self.dp_clip is None and self.dp_mechanism != 'gaussian_adaptive':
+      raise ValueError(f'{mechanism} needs --dp_clip (the L2 norm each client '
+                       'update is clipped to).')
+    if self.dp_clip is not None and (not _is_number(self.dp_clip)
+                                     or self.dp_clip <= 0):
+      raise ValueError(f'--dp_clip must be > 0, got {self.dp_clip}.')
+    for name in ('dp_target_unclipped_quantile', 'dp_clip_learning_rate'):
+      if (getattr(self, name) is not None
+          and self.dp_mechanism != 'gaussian_adaptive'):
+        raise ValueError(f'--{name} applies to --dp_mechanism='
+                         f'gaussian_adaptive only, not {self.dp_mechanism}.')
+    q = self.dp_target_unclipped_quantile
+    if q is not None and (not _is_number(q) or not 0 <= q <= 1):
+      raise ValueError(f'--dp_target_unclipped_quantile must be in [0, 1], '
+                       f'got {q}.')
+    lr = self.dp_clip_learning_rate
+    if lr is not None and (not _is_number(lr) or lr < 0):
+      raise ValueError(f'--dp_clip_learning_rate must be >= 0, got {lr}.')
+    d = self.dp_delta
+    if d is not None and (not _is_number(d) or not 0 < d < 1):
+      raise ValueError(f'--dp_delta must be in (0, 1), got {d}.')
+
+  def _check_secure(self):
+    if self.secure_bits is not None:
+      if not (self.secure_aggregation and self.dp_enabled):
+        raise ValueError('--secure_bits sets the SecAgg field of distributed '
+                         'DP: it needs --secure_aggregation and --dp_mechanism '
+                         '(plain secure aggregation uses TFF\'s 32-bit '
+                         'quantization).')
+      low, high = SECURE_BITS_RANGE
+      if not low <= self.secure_bits <= high:
+        raise ValueError(f'--secure_bits must be in [{low}, {high}], got '
+                         f'{self.secure_bits}.')
+    if self.secure_aggregation and self.dp_mechanism == 'tree':
+      raise ValueError('--dp_mechanism=tree has no distributed (secure) '
+                       'version in TFF; drop --secure_aggregation or use '
+                       'gaussian_fixed / gaussian_adaptive.')
+
+  def _check_compression(self):
+    if self.compression_bits is None:
+      if self.hadamard:
+        raise ValueError('--hadamard rotates updates before quantizing them: '
+                         'it needs --compression.')
+      return
+    low, high = COMPRESSION_BITS_RANGE
+    if not low <= self.compression_bits <= high:
+      raise ValueError(f'--compression_bits must be in [{low}, {high}], got '
+                       f'{self.compression_bits}.')
+    if self.compression_threshold < 0:
+      raise ValueError('--compression_threshold must be >= 0, got '
+                       f'{self.compression_threshold}.')
+    if self.secure_aggregation:
+      raise ValueError('--compression cannot feed --secure_aggregation: TFF\'s '
+                       'EncodedSumFactory sums with a plain aggregate. Secure '
+                       'aggregation already sends quantized integers (with DP, '
+                       'set their width with --secure_bits).')
+    if self.dp_enabled:
+      raise ValueError('--compression after DP clipping can raise the update '
+                       'norm the privacy accounting assumes; use '
+                       '--secure_aggregation with DP (distributed DP quantizes '
+                       'to --secure_bits) instead.')
+
+  @property
+  def dp_enabled(self) -> bool:
+    return self.dp_mechanism != 'off'
+
+  @property
+  def requires_uniform_weighting(self) -> bool:
+    """DP bounds each client's influence: every clipped update counts once."""
+    return self.dp_enabled
+
+  @property
+  def robust_enabled(self) -> bool:
+    return (not self.dp_enabled) if self.robust is None else self.robust
+
+  def check_weighting(self, weighting: str) -> None:
+    """Raises ValueError if `weighting` cannot be used with this config."""
+    if weighting not in CLIENT_WEIGHTINGS:
+      raise ValueError(f'Unknown client weighting {weighting!r}; valid: '
+                       f'{", ".join(CLIENT_WEIGHTINGS)}.')
+    if self.requires_uniform_weighting and weighting != 'uniform':
+      raise ValueError(
+          f'--dp_mechanism={self.dp_mechanism} averages clients uniformly '
+          '(each clipped update counts once; weighting by example count would '
+          'undo the bound on a client\'s influence): set '
+          '--client_weighting=uniform.')
+
+
+def build_aggregator(
+    config: AggregationConfig, clients_per_round: int,
+    weighting: str = 'num_examples') -> tff.aggregators.AggregationFactory:
+  """The TFF model-update aggregation factory `config` describes.
+
+  Args:
+    config: the aggregation choices.
+    clients_per_round: the cohort size (DP normalizes by it and sizes noise).
+    weighting: 'num_examples' or 'uniform', as passed to
+      `build_learning_process`.
+
+  Returns:
+    A `tff.aggregators.WeightedAggregationFactory` for 'num_examples'; an
+    `UnweightedAggregationFactory` for 'uniform' (always so with DP), which
+    `build_learning_process` accepts with weighting='uniform'.
+  """
+  config.check_weighting(weighting)
+  if (isinstance(clients_per_round, bool) or not isinstance(
+      clients_per_round, int) or clients_per_round < 1):
+    raise ValueError(f'clients_per_round must be an integer >= 1, got '
+                     f'{clients_per_round}.')
+  weighted = weighting == 'num_examples'
+  if config.dp_enabled:
+    return _dp_aggregator(config, clients_per_round)
+  if config.secure_aggregation:
+    return secure.secure_mean(weighted=weighted, robust=config.robust_enabled)
+  if config.compression_bits is not None:
+    factory = compression.compressed_mean(
+        config.compression_bits, threshold=config.compression_threshold,
+        hadamard=config.hadamard, weighted=weighted)
+    return (robust.add_robustness(factory) if config.robust_enabled
+            else factory)
+  if config.robust_enabled:
+    return robust.robust_mean(weighted=weighted)
+  return (tff.aggregators.MeanFactory() if weighted
+          else tff.aggregators.UnweightedMeanFactory())
+
+
+def _dp_aggregator(config, clients_per_round):
+  """Central DP, or distributed DP with secure aggregation; optional zeroing."""
+  z = config.dp_noise_multiplier
+  adaptive = config.dp_mechanism == 'gaussian_adaptive'
+  if adaptive and z >= 0.1 * clients_per_round:
+    # TFF spends part of the privacy budget on the clip estimate (noised
+    # clipped-count, stddev 0.05 * clients_per_round) and refuses otherwise.
+    raise ValueError(
+        f'--dp_mechanism=gaussian_adaptive with --dp_noise_multiplier={z} '
+        f'needs clients_per_round > {10 * z:g} (got {clients_per_round}): the '
+        'adaptive clip estimate is noised too, with stddev 0.05 * '
+        'clients_per_round.')
+  clip_kwargs = dict(
+      clip=config.dp_clip,
+      target_unclipped_quantile=config.dp_target_unclipped_quantile,
+      clip_learning_rate=config.dp_clip_learning_rate)
+  clip_kwargs = {k: v for k, v in clip_kwargs.items() if v is not None}
+  if config.secure_aggregation:
+    bits = config.secure_bits or DEFAULT_SECURE_BITS
+    if 2**bits < clients_per_round:
+      raise ValueError(f'--secure_bits={bits} cannot hold the sum of '
+                       f'{clients_per_round} clients: use at least '
+                       f'{math.ceil(math.log2(clients_per_round))}.')
+    factory = secure.distributed_dp_mean(
+        noise_multiplier=z, clients_per_round=clients_per_round, bits=bits,
+        adaptive=adaptive, **clip_kwargs)
+  else:
+    factory = dp.dp_mean(config.dp_mechanism, noise_multiplier=z,
+                         clients_per_round=clients_per_round, **clip_kwargs)
+  if config.robust_enabled:
+    factory = robust.add_zeroing(
+        factory, secure_estimation=config.secure_aggregation)
+  return factory

@@ -1,0 +1,84 @@
+"""absl flags for model-update aggregation, and the AggregationConfig they give.
+
+A binary calls `define_aggregation_flags()` once at import time (and
+`flags.adopt_module_key_flags(<this module>)` so they count as its own, e.g.
+in its hparams), then `aggregation_config_from_flags()` after parsing.
+"""
+
+from absl import flags
+
+from tff_lstm.aggregation import config as config_lib
+
+
+def define_aggregation_flags(
+    flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """Defines --dp_*, --secure_*, --compression*, --hadamard, --robust_*."""
+  fv = dict(flag_values=flag_values)
+  flags.DEFINE_enum(
+      'dp_mechanism', 'off', config_lib.DP_MECHANISMS,
+      'User-level DP of model updates: gaussian_fixed (DP-FedAvg), '
+      'gaussian_adaptive (adaptive clipping, Andrew et al. 2021), tree '
+      '(DP-FTRL, Kairouz et al. 2021). Needs --client_weighting=uniform.', **fv)
+  flags.DEFINE_float(
+      'dp_noise_multiplier', None,
+      'DP: Gaussian noise stddev / clip norm (required with DP).', **fv)
+  flags.DEFINE_float(
+      'dp_clip', None, 'DP: L2 clip norm of a client update (required for '
+      'gaussian_fixed and tree; initial clip of gaussian_adaptive, default '
+      '0.1).', **fv)
+  flags.DEFINE_float(
+      'dp_target_unclipped_quantile', None,
+      'gaussian_adaptive: fraction of updates left unclipped (default 0.5).',
+      **fv)
+  flags.DEFINE_float(
+      'dp_clip_learning_rate', None,
+      'gaussian_adaptive: geometric step of the clip per round (default 0.2).',
+      **fv)
+  flags.DEFINE_float(
+      'dp_delta', None,
+      'DP: delta of the reported epsilon (default 1/num_clients).', **fv)
+  flags.DEFINE_bool(
+      'secure_aggregation', False, 'The server sees only the sum of updates '
+      '(simulated: see docs/privacy.md); with DP: distributed DP.', **fv)
+  flags.DEFINE_integer(
+      'secure_bits', None, 'DP with --secure_aggregation: SecAgg bit-width, '
+      '1..22 (default 20).', **fv)
+  flags.DEFINE_bool(
+      'compression', False, 'Quantize client-to-server updates (bytes are '
+      'reported in the aggregator metrics).', **fv)
+  flags.DEFINE_integer('compression_bits', 8,
+                       '--compression: bits per coordinate, 1..16.', **fv)
+  flags.DEFINE_integer(
+      'compression_threshold', config_lib.DEFAULT_COMPRESSION_THRESHOLD,
+      '--compression: only tensors with more elements are quantized.', **fv)
+  flags.DEFINE_bool(
+      'hadamard', False,
+      '--compression: random Hadamard rotation before quantizing.', **fv)
+  flags.DEFINE_bool(
+      'robust_aggregation', None, 'Zero enormous updates and clip norms '
+      'adaptively (with DP: zeroing only). Default: on unless DP is on.',
+      **fv)
+
+
+def aggregation_config_from_flags(
+    flag_values: flags.FlagValues = flags.FLAGS
+) -> config_lib.AggregationConfig:
+  """The parsed flags as a validated config (ValueError on nonsense)."""
+  f = flag_values
+  if not f.compression:
+    for name in ('compression_bits', 'compression_threshold'):
+      if f[name].present:
+        raise ValueError(f'--{name} needs --compression.')
+  return config_lib.AggregationConfig(
+      dp_mechanism=f.dp_mechanism,
+      dp_noise_multiplier=f.dp_noise_multiplier,
+      dp_clip=f.dp_clip,
+      dp_target_unclipped_quantile=f.dp_target_unclipped_quantile,
+      dp_clip_learning_rate=f.dp_clip_learning_rate,
+      dp_delta=f.dp_delta,
+      secure_aggregation=f.secure_aggregation,
+      secure_bits=f.secure_bits,
+      compression_bits=f.compression_bits if f.compression else None,
+      compression_threshold=f.compression_threshold,
+      hadamard=f.hadamard,
+      robust=f.robust_aggregation)

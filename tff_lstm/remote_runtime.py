@@ -1,0 +1,260 @@
+"""Runs TFF computations on executor workers on other hosts (issue #7).
+
+Each worker is TFF's C++ executor service (`experiments/run_worker.py` starts
+it). TFF 0.87 has no composing executor: its mergeable-computation context
+splits a round's clients across one remote context per worker, runs each share
+up to the aggregation, merges the partial aggregates and runs the rest once.
+This is the only module that touches TFF's remote-execution internals, so a TFF
+upgrade touches one file. It fixes two things TFF leaves to the caller:
+
+* TFF's RemoteExecutor blocks its event loop on each gRPC call, so the workers
+  would compute one after another; `_ConcurrentRemoteExecutor` waits for a
+  worker's results on a thread instead.
+* TFF retries a lost worker's gRPC errors forever; `_WorkerStub` turns a worker
+  that does not come back within seconds into a `runtime.WorkerError` naming
+  its address.
+"""
+
+import asyncio
+from collections.abc import Sequence
+import contextlib
+import time
+from typing import Optional
+
+from tff_lstm import runtime  # first: quiets TensorFlow before it is imported
+
+# pylint: disable=g-bad-import-order
+from absl import logging
+import grpc
+import tensorflow_federated as tff
+
+CONNECT_TIMEOUT_S = 5.0
+RECONNECT_TIMEOUT_S = 5.0
+# Retries of one invocation's share on a worker that came back (e.g. was
+# restarted by its supervisor): TFF reruns the share from its start.
+_MAX_RETRIES = 3
+# Codes of a worker that went away (UNAVAILABLE), or came back without the
+# state we had on it (FAILED_PRECONDITION); TFF treats both as retryable.
+_LOST_CODES = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.FAILED_PRECONDITION})
+_CHANNEL_OPTIONS = runtime._GRPC_OPTIONS + (  # pylint: disable=protected-access
+    # Notice a restarted worker within a second, not gRPC's default minutes.
+    ('grpc.initial_reconnect_backoff_ms', 200),
+    ('grpc.max_reconnect_backoff_ms', 1000),
+)
+
+
+def check_address(address: str) -> str:
+  """Returns `address` if it is host:port (IPv6 as [::1]:port), else raises."""
+  host, sep, port = address.strip().rpartition(':')
+  if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    raise ValueError(f'Worker address {address!r} is not host:port '
+                     '(e.g. 10.0.0.5:8000).')
+  return address.strip()
+
+
+def parse_addresses(text: str) -> list[str]:
+  """'host:port,host:port' (a --worker_addresses flag) -> checked addresses."""
+  addresses = [check_address(a) for a in text.split(',') if a.strip()]
+  if not addresses:
+    raise ValueError('No worker address given; expected host:port,host:port.')
+  if len(set(addresses)) != len(addresses):
+    raise ValueError(f'A worker address is repeated in {text!r}.')
+  return addresses
+
+
+def _wait_ready(channel: grpc.Channel, timeout_s: float) -> bool:
+  try:
+    grpc.channel_ready_future(channel).result(timeout=timeout_s)
+    return True
+  except grpc.FutureTimeoutError:
+    return False
+
+
+class _WorkerStub(tff.framework.RemoteExecutorStub):
+  """TFF's gRPC stub for one worker, whose lost connection names the worker."""
+
+  def __init__(self, address: str, channel: grpc.Channel,
+               reconnect_timeout_s: float):
+    self._address = address
+    self._channel = channel
+    self._stub = tff.framework.RemoteExecutorGrpcStub(channel)
+    self._reconnect_timeout_s = reconnect_timeout_s
+    self._failures = 0  # consecutive lost-worker errors
+
+  def _call(self, method: str, request):
+    try:
+      response = getattr(self._stub, method)(request)
+    except grpc.RpcError as e:
+      raise self._translate(e) from e
+    self._failures = 0
+    return response
+
+  def _translate(self, error: grpc.RpcError) -> Exception:
+    """The error to raise: TFF's own (retried by TFF) or a WorkerError."""
+    code = error.code() if isinstance(error, grpc.Call) else None
+    if code not in _LOST_CODES:
+      return error  # e.g. a failing computation: not the worker's fault
+    self._failures += 1
+    details = f'{code.name}: {error.details()}'
+    if (self._failures <= _MAX_RETRIES
+        and _wait_ready(self._channel, self._reconnect_timeout_s)):
+      logging.warning('TFF worker at %s: %s; rerunning its share.',
+                      self._address, details)
+      return error
+    return runtime.WorkerError(
+        f'TFF worker at {self._address} stopped answering ({details}); the '
+        'round cannot finish without it. Check that the worker still runs.')
+
+  def get_executor(self, request):
+    return self._call('get_executor', request)
+
+  def create_value(self, request):
+    return self._call('create_value', request)
+
+  def create_struct(self, request):
+    return self._call('create_struct', request)
+
+  def create_call(self, request):
+    return self._call('create_call', request)
+
+  def create_selection(self, request):
+    return self._call('create_selection', request)
+
+  def compute(self, request):
+    return self._call('compute', request)
+
+  def dispose(self, request):
+    # Runs from finalizers of remote values; a lost worker holds nothing.
+    try:
+      return self._stub.dispose(request)
+    except grpc.RpcError:
+      logging.debug('Could not dispose values on %s.', self._address)
+
+  def dispose_executor(self, request):
+    # TFF ignores gRPC errors here (a lost worker has no state to clear).
+    return self._stub.dispose_executor(request)
+
+  @property
+  def is_ready(self) -> bool:
+    return self._stub.is_ready
+
+
+class _ConcurrentRemoteExecutor(tff.framework.RemoteExecutor):
+  """Waits for results on a thread, so that other workers' shares go on."""
+
+  async def _compute(self, value_ref, type_spec):
+    # The C++ worker computes while Compute blocks; create_call returns at once.
+    blocking = super()._compute(value_ref, type_spec)
+    return await asyncio.to_thread(asyncio.run, blocking)
+
+
+class _Connection:
+  """A gRPC channel to one worker; `stub()` is what runtime's factory needs."""
+
+  def __init__(self, address: str, reconnect_timeout_s: float):
+    self.address = address
+    self.channel = grpc.insecure_channel(address, _CHANNEL_OPTIONS)
+    self._stub = _WorkerStub(address, self.channel, reconnect_timeout_s)
+
+  def stub(self) -> _WorkerStub:
+    return self._stub
+
+  def close(self) -> None:
+    self.channel.close()
+
+
+def _connect(addresses: Sequence[str], timeout_s: float,
+             reconnect_timeout_s: float) -> list[_Connection]:
+  """Connects to every worker at once; names every one not ready in time."""
+  connections = [_Connection(check_address(a), reconnect_timeout_s)
+                 for a in addresses]
+  futures = [grpc.channel_ready_future(c.channel) for c in connections]
+  deadline = time.monotonic() + timeout_s
+  dead = []
+  for connection, future in zip(connections, futures):
+    try:
+      future.result(timeout=max(0.0, deadline - time.monotonic()))
+    except grpc.FutureTimeoutError:
+      future.cancel()
+      dead.append(connection.address)
+  if dead:
+    for connection in connections:
+      connection.close()
+    raise runtime.WorkerError(
+        ' '.join(f'TFF worker at {a} did not answer within {timeout_s:g} s.'
+                 for a in dead)
+        + ' Start one there (experiments/run_worker.py --port=PORT) and '
+        'check the host, port and firewall.')
+  return connections
+
+
+def _async_context(connection: _Connection):
+  return tff.framework.AsyncExecutionContext(
+      executor_fn=runtime._executor_factory(  # pylint: disable=protected-access
+          connection, executor_cls=_ConcurrentRemoteExecutor),
+      compiler_fn=tff.backends.native.desugar_and_transform_to_native,
+      transform_args=tff.tensorflow.transform_args,
+      transform_result=tff.tensorflow.transform_result)
+
+
+class RemoteRuntime:
+  """A TFF context over workers at `addresses`, and its connections."""
+
+  def __init__(self, addresses: Sequence[str], *,
+               connect_timeout_s: float = CONNECT_TIMEOUT_S,
+               reconnect_timeout_s: float = RECONNECT_TIMEOUT_S):
+    """Connects to every worker; raises WorkerError naming any that is down."""
+    if not addresses:
+      raise ValueError('No worker address given.')
+    self.addresses = list(addresses)
+    self._connections = _connect(addresses, connect_timeout_s,
+                                 reconnect_timeout_s)
+    self.context = tff.backends.native.create_mergeable_comp_execution_context(
+        [_async_context(c) for c in self._connections])
+
+  def close(self) -> None:
+    for connection in self._connections:
+      connection.close()
+
+
+_active: Optional[RemoteRuntime] = None
+
+
+def configure_remote(addresses: Sequence[str], **kwargs) -> RemoteRuntime:
+  """Sets TFF's default context (this thread's) to the workers at `addresses`.
+
+  Stops the local worker of `runtime.configure`, if any: it would sit idle.
+  Keyword arguments go to `RemoteRuntime`.
+  """
+  global _active
+  remote = RemoteRuntime(addresses, **kwargs)
+  shutdown()
+  runtime.shutdown()
+  tff.framework.set_default_context(remote.context)
+  _active = remote
+  return remote
+
+
+def shutdown() -> None:
+  """Closes the connections of `configure_remote` (the workers keep running)."""
+  global _active
+  remote, _active = _active, None
+  if remote is not None:
+    remote.close()
+
+
+@contextlib.contextmanager
+def remote_runtime(addresses: Sequence[str], **kwargs):
+  """`with remote_runtime(addresses): ...` runs TFF computations on the workers.
+
+  Installs the context on top of this thread's context stack and restores the
+  previous one afterwards, so the process's default context is untouched.
+  Keyword arguments go to `RemoteRuntime`.
+  """
+  remote = RemoteRuntime(addresses, **kwargs)
+  try:
+    with tff.framework.get_context_stack().install(remote.context):
+      yield remote
+  finally:
+    remote.close()
