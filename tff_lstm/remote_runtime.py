@@ -9,7 +9,7 @@ upgrade touches one file. It fixes two things TFF leaves to the caller:
 
 * TFF's RemoteExecutor blocks its event loop on each gRPC call, so the workers
   would compute one after another; `_ConcurrentRemoteExecutor` waits for a
-  worker's results on a thread instead.
+  worker on a thread instead.
 * TFF retries a lost worker's gRPC errors forever; `_WorkerStub` turns a worker
   that does not come back within seconds into a `runtime.WorkerError` naming
   its address.
@@ -17,6 +17,7 @@ upgrade touches one file. It fixes two things TFF leaves to the caller:
 
 import asyncio
 from collections.abc import Sequence
+import concurrent.futures
 import contextlib
 import time
 from typing import Optional
@@ -32,7 +33,7 @@ CONNECT_TIMEOUT_S = 5.0
 RECONNECT_TIMEOUT_S = 5.0
 # Retries of one invocation's share on a worker that came back (e.g. was
 # restarted by its supervisor): TFF reruns the share from its start.
-_MAX_RETRIES = 3
+_MAX_RETRIES = 5
 # Codes of a worker that went away (UNAVAILABLE), or came back without the
 # state we had on it (FAILED_PRECONDITION); TFF treats both as retryable.
 _LOST_CODES = frozenset(
@@ -81,6 +82,7 @@ class _WorkerStub(tff.framework.RemoteExecutorStub):
     self._stub = tff.framework.RemoteExecutorGrpcStub(channel)
     self._reconnect_timeout_s = reconnect_timeout_s
     self._failures = 0  # consecutive lost-worker errors
+    self._lost = False  # gave up on it: fail at once until it answers again
 
   def _call(self, method: str, request):
     try:
@@ -88,6 +90,7 @@ class _WorkerStub(tff.framework.RemoteExecutorStub):
     except grpc.RpcError as e:
       raise self._translate(e) from e
     self._failures = 0
+    self._lost = False
     return response
 
   def _translate(self, error: grpc.RpcError) -> Exception:
@@ -97,14 +100,20 @@ class _WorkerStub(tff.framework.RemoteExecutorStub):
       return error  # e.g. a failing computation: not the worker's fault
     self._failures += 1
     details = f'{code.name}: {error.details()}'
-    if (self._failures <= _MAX_RETRIES
-        and _wait_ready(self._channel, self._reconnect_timeout_s)):
+    if self._failures > _MAX_RETRIES:
+      problem = f'kept failing ({details}) after {_MAX_RETRIES} reruns'
+    elif _wait_ready(self._channel,
+                     0.0 if self._lost else self._reconnect_timeout_s):
       logging.warning('TFF worker at %s: %s; rerunning its share.',
                       self._address, details)
-      return error
+      return error  # TFF reruns the share
+    else:
+      problem = (f'stopped answering ({details}) and did not come back within '
+                 f'{self._reconnect_timeout_s:g} s')
+    self._lost = True
     return runtime.WorkerError(
-        f'TFF worker at {self._address} stopped answering ({details}); the '
-        'round cannot finish without it. Check that the worker still runs.')
+        f'TFF worker at {self._address} {problem}; the round cannot finish '
+        'without it. Check that the worker still runs.')
 
   def get_executor(self, request):
     return self._call('get_executor', request)
@@ -140,13 +149,21 @@ class _WorkerStub(tff.framework.RemoteExecutorStub):
     return self._stub.is_ready
 
 
+async def _on_thread(coroutine):
+  """Runs a coroutine that blocks (on gRPC) on a thread, off the event loop."""
+  return await asyncio.to_thread(asyncio.run, coroutine)
+
+
 class _ConcurrentRemoteExecutor(tff.framework.RemoteExecutor):
-  """Waits for results on a thread, so that other workers' shares go on."""
+  """Waits for the worker on a thread, so that other workers' shares go on."""
+
+  async def create_call(self, comp, arg=None):
+    # The worker runs the computation while CreateCall blocks.
+    return await _on_thread(super().create_call(comp, arg))
 
   async def _compute(self, value_ref, type_spec):
-    # The C++ worker computes while Compute blocks; create_call returns at once.
-    blocking = super()._compute(value_ref, type_spec)
-    return await asyncio.to_thread(asyncio.run, blocking)
+    # Compute blocks until the worker sends the (possibly large) result.
+    return await _on_thread(super()._compute(value_ref, type_spec))
 
 
 class _Connection:
@@ -214,8 +231,34 @@ class RemoteRuntime:
         [_async_context(c) for c in self._connections])
 
   def close(self) -> None:
+    _cancel_unfinished(self.context)
     for connection in self._connections:
       connection.close()
+
+
+def _cancel_unfinished(context, timeout_s: float = 10.0) -> None:
+  """Cancels the shares a failed invocation left running on `context`'s loop.
+
+  When one worker fails, TFF's mergeable context raises at once but leaves the
+  other workers' shares running; once their channels close they fail too, and
+  asyncio logs their tracebacks after our clear error.
+  """
+  runner = getattr(context, '_async_runner', None)  # a TFF internal
+  loop = getattr(runner, '_event_loop', None)
+  if loop is None or not loop.is_running():
+    return
+
+  async def cancel_others():
+    tasks = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in tasks:
+      task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+  future = asyncio.run_coroutine_threadsafe(cancel_others(), loop)
+  try:
+    future.result(timeout=timeout_s)
+  except concurrent.futures.TimeoutError:
+    future.cancel()
 
 
 _active: Optional[RemoteRuntime] = None

@@ -31,7 +31,7 @@ def task_options(name: str) -> frozenset[str]:
   return frozenset(
       p for p, spec in params.items()
       if spec.kind == inspect.Parameter.KEYWORD_ONLY
-      and p not in ('model_config', 'client_data'))
+      and p != 'model_config')
 
 
 def create_task(name: str,
