@@ -21,42 +21,13 @@ from absl import app
 from absl import flags
 
 from tff_lstm.data import sql_writer
-from tff_lstm.models import recurrent
-from tff_lstm.tasks import model_config
-from tff_lstm.tasks import registry
+from tff_lstm.tasks import task_flags
 from tff_lstm.training import centralized
 from tff_lstm.training import outputs
 
 # Task and model: the flags of run_federated.py, meaning the same.
-_TASK = flags.DEFINE_enum('task', 'shakespeare_char', registry.TASK_NAMES,
-                          'Which task (data + model) to train.')
-_CACHE_DIR = flags.DEFINE_string(
-    'cache_dir', None, 'Where data sets are built/read; default '
-    '$TFF_LSTM_CACHE_DIR, else ~/.cache/tff_lstm.')
-_SEQUENCE_LENGTH = flags.DEFINE_integer(
-    'sequence_length', None, 'Tokens per training window (task default if '
-    'unset: 80 characters for Shakespeare).')
-_VOCAB_SIZE = flags.DEFINE_integer(
-    'vocab_size', None, 'Word tasks: most frequent train words kept (default '
-    '10000).')
-_DATABASE_PATH = flags.DEFINE_string(
-    'database_path', None, 'text_lm / text_classification / '
-    'timeseries_forecast: the database written by '
-    'datasets/import_sequences.py; stackoverflow_word: stackoverflow.sqlite or '
-    'its folder.')
-_WINDOW = flags.DEFINE_integer(
-    'window', None,
-    'timeseries_forecast: readings per input window (default 8).')
-_CELL_TYPE = flags.DEFINE_enum('cell_type', 'lstm', recurrent.CELL_TYPES,
-                               'Recurrent cell.')
-_UNITS = flags.DEFINE_integer('units', None, 'Units per recurrent layer '
-                              '(task default if unset: 256 for characters).')
-_NUM_LAYERS = flags.DEFINE_integer('num_layers', None,
-                                   'Recurrent layers (task default if unset).')
-_EMBEDDING_DIM = flags.DEFINE_integer('embedding_dim', None,
-                                      'Embedding size (task default if unset).')
-_MODEL_SEED = flags.DEFINE_integer('model_seed', 0,
-                                   'Seed of the initial model weights.')
+task_flags.define_task_flags()
+flags.adopt_module_key_flags(task_flags)
 
 # Optimization.
 _OPTIMIZER = flags.DEFINE_enum('optimizer', 'sgd', centralized.OPTIMIZERS,
@@ -130,19 +101,6 @@ def _hparams(config: centralized.CentralizedConfig) -> dict:
   return hparams
 
 
-def _build_task():
-  task_kwargs = {'cache_dir': _CACHE_DIR.value}
-  for flag in (_SEQUENCE_LENGTH, _VOCAB_SIZE, _DATABASE_PATH, _WINDOW):
-    if flag.value is not None:  # unset: the task's default
-      task_kwargs[flag.name] = flag.value
-  config = model_config.ModelConfig(
-      cell_type=_CELL_TYPE.value, units=_UNITS.value,
-      num_layers=_NUM_LAYERS.value, embedding_dim=_EMBEDDING_DIM.value,
-      seed=_MODEL_SEED.value)
-  return registry.create_task(_TASK.value, centralized.WINDOW_SPEC,
-                              model_config=config, **task_kwargs)
-
-
 def _summary(final: dict, exp_dir: str) -> str:
   metrics = ' '.join(f'{k}={v:.4f}' for k, v in final['final_test'].items())
   return (f'final model after {final["steps"]} steps ({final["examples_seen"]} '
@@ -158,7 +116,7 @@ def main(argv):
     config = _config()
     exp_dir = outputs.experiment_dir(_ROOT_OUTPUT_DIR.value,
                                      _EXPERIMENT_NAME.value)
-    task = _build_task()
+    task = task_flags.create_task_from_flags(centralized.WINDOW_SPEC)
     outputs.write_hparams(exp_dir, _hparams(config))
     windows = centralized.pool_train_windows(task)
   except (ValueError, FileNotFoundError,

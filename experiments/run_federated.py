@@ -25,40 +25,13 @@ from tff_lstm.algorithms import learning_process
 from tff_lstm.data import sql_writer
 from tff_lstm.algorithms import optimizers
 from tff_lstm.algorithms import schedules
-from tff_lstm.models import recurrent
-from tff_lstm.tasks import model_config
-from tff_lstm.tasks import registry
+from tff_lstm.tasks import task_flags
 from tff_lstm.training import loop
 from tff_lstm.training import outputs
 
-# Task and model.
-_TASK = flags.DEFINE_enum('task', 'shakespeare_char', registry.TASK_NAMES,
-                          'Which task (data + model) to train.')
-_CACHE_DIR = flags.DEFINE_string(
-    'cache_dir', None, 'Where data sets are built/read; default '
-    '$TFF_LSTM_CACHE_DIR, else ~/.cache/tff_lstm.')
-_SEQUENCE_LENGTH = flags.DEFINE_integer(
-    'sequence_length', None, 'Tokens per training window (task default if '
-    'unset: 80 characters for Shakespeare).')
-_VOCAB_SIZE = flags.DEFINE_integer(
-    'vocab_size', None, 'Word tasks: most frequent train words kept (default '
-    '10000).')
-_DATABASE_PATH = flags.DEFINE_string(
-    'database_path', None, 'text_lm / text_classification / '
-    'timeseries_forecast: the database written by datasets/import_sequences.py; '
-    'stackoverflow_word: stackoverflow.sqlite or its folder.')
-_WINDOW = flags.DEFINE_integer(
-    'window', None, 'timeseries_forecast: readings per input window (default 8).')
-_CELL_TYPE = flags.DEFINE_enum('cell_type', 'lstm', recurrent.CELL_TYPES,
-                               'Recurrent cell.')
-_UNITS = flags.DEFINE_integer('units', None, 'Units per recurrent layer '
-                              '(task default if unset: 256 for characters).')
-_NUM_LAYERS = flags.DEFINE_integer('num_layers', None,
-                                   'Recurrent layers (task default if unset).')
-_EMBEDDING_DIM = flags.DEFINE_integer('embedding_dim', None,
-                                      'Embedding size (task default if unset).')
-_MODEL_SEED = flags.DEFINE_integer('model_seed', 0,
-                                   'Seed of the initial model weights.')
+# Task and model (shared with run_centralized.py).
+task_flags.define_task_flags()
+flags.adopt_module_key_flags(task_flags)
 
 # Algorithm.
 _ALGORITHM = flags.DEFINE_enum('algorithm', 'fedavg',
@@ -163,16 +136,7 @@ def _build_task():
       num_epochs=_CLIENT_EPOCHS.value, batch_size=_CLIENT_BATCH_SIZE.value,
       max_elements=_MAX_ELEMENTS.value,
       shuffle_buffer_size=_SHUFFLE_BUFFER.value)
-  task_kwargs = {'cache_dir': _CACHE_DIR.value}
-  for flag in (_SEQUENCE_LENGTH, _VOCAB_SIZE, _DATABASE_PATH, _WINDOW):
-    if flag.value is not None:  # unset: the task's default
-      task_kwargs[flag.name] = flag.value
-  config = model_config.ModelConfig(
-      cell_type=_CELL_TYPE.value, units=_UNITS.value,
-      num_layers=_NUM_LAYERS.value, embedding_dim=_EMBEDDING_DIM.value,
-      seed=_MODEL_SEED.value)
-  return registry.create_task(_TASK.value, train_spec, model_config=config,
-                              **task_kwargs)
+  return task_flags.create_task_from_flags(train_spec)
 
 
 def _build_process(task, aggregation: aggregation_config.AggregationConfig):

@@ -117,8 +117,14 @@ def test_bad_settings(database):
     timeseries_forecast.create_task(
         _SPEC, database_path=database,
         model_config=model_config.ModelConfig(embedding_dim=4))
-  with pytest.raises(ValueError, match='--database_path'):
-    timeseries_forecast.create_task(_SPEC)
+
+
+def test_default_is_the_stock_prices(tmp_path):
+  task = timeseries_forecast.create_task(_SPEC, model_config=_TINY,
+                                         cache_dir=str(tmp_path))
+  assert (tmp_path / 'stocks_timeseries.sqlite').is_file()
+  assert task.datasets.train_data.client_ids == [
+      'AAPL', 'AMZN', 'GOOG', 'IBM', 'MSFT']
 
 
 def test_one_federated_round(federated_runtime, task):

@@ -11,6 +11,10 @@ it, which may include the client's last train readings: the past is known,
 only the targets are held out. So a client with a single test reading still
 gives a test example. Clients with no complete window in a split are left
 out of it.
+
+Without --database_path the task trains on real data out of the box: monthly
+prices of five stocks, 2000-2010, one client per symbol (see
+`public_sets.ensure_stocks_database`).
 """
 
 import json
@@ -19,6 +23,7 @@ from typing import Optional
 import tensorflow as tf
 import tensorflow_federated as tff
 
+from tff_lstm.data import public_sets
 from tff_lstm.data import user_import
 from tff_lstm.models import forecaster
 from tff_lstm.tasks import client_specs
@@ -100,16 +105,17 @@ def create_task(
     train_client_spec: batch size, epochs, shuffling, max elements (all in
       windows) for training.
     eval_client_spec: the same for evaluation (default: batch 64, one epoch).
-    database_path: a database imported with shape `timeseries` (required).
+    database_path: a database imported with shape `timeseries`; default
+      the stock prices in the `vega-datasets` wheel, built in `cache_dir`.
     window: readings the model sees before forecasting the next one
       (default 8).
     sequence_length: another name for `window` (the shared flag); must agree
       with `window` if both are given.
     model_config: cell type and sizes (default: one layer of 64 units); there
       is no embedding, so `embedding_dim` must be unset.
-    cache_dir: unused (the database is `database_path`).
+    cache_dir: where the default database is built (see `paths`); unused
+      with `database_path`.
   """
-  del cache_dir  # Unused.
   if None not in (window, sequence_length) and window != sequence_length:
     raise ValueError(f'window={window} and sequence_length={sequence_length} '
                      'disagree; they are the same setting, give one.')
@@ -120,6 +126,8 @@ def create_task(
   if model_config.embedding_dim is not None:
     raise ValueError('timeseries_forecast reads numbers, not token ids: it '
                      'has no embedding, so leave embedding_dim unset.')
+  if database_path is None:
+    database_path = public_sets.ensure_stocks_database(cache_dir)
   path, metadata = user_data.check_database(database_path, 'timeseries',
                                             'timeseries_forecast')
   sizes = user_data.client_sizes(path)

@@ -51,6 +51,7 @@ import tensorflow_federated as tff
 
 from tff_lstm.tasks import task as task_lib
 from tff_lstm.training import evaluation
+from tff_lstm.training import event_loop
 from tff_lstm.training import outputs
 from tff_lstm.training import progress
 
@@ -280,16 +281,6 @@ def _restore(model: tf.keras.Model,
   return _checkpoint_round(path)
 
 
-def _run_async(coroutine):
-  """Runs on the thread's event loop, which TFF's training loop also uses."""
-  try:
-    loop = asyncio.get_event_loop()
-  except RuntimeError:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-  return loop.run_until_complete(coroutine)
-
-
 def _release(managers, value: dict[str, Any], round_num: int) -> None:
   """Lets every manager finish before raising any one's error.
 
@@ -300,7 +291,7 @@ def _release(managers, value: dict[str, Any], round_num: int) -> None:
     return await asyncio.gather(
         *[m.release(value, key=round_num) for m in managers],
         return_exceptions=True)
-  for result in _run_async(release_all()):
+  for result in event_loop.run(release_all()):
     if isinstance(result, BaseException):
       raise result
 

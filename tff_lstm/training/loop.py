@@ -1,6 +1,5 @@
 """Runs a federated experiment: TFF's training loop plus our outputs and resume."""
 
-import asyncio
 import dataclasses
 import time
 from typing import Any, Callable, Optional
@@ -9,6 +8,7 @@ import tensorflow_federated as tff
 
 from tff_lstm.tasks import task as task_lib
 from tff_lstm.training import evaluation
+from tff_lstm.training import event_loop
 from tff_lstm.training import outputs
 from tff_lstm.training import personalization
 from tff_lstm.training import progress
@@ -39,18 +39,9 @@ class LoopConfig:
         raise ValueError(f'--{name} must be >= 1, got {getattr(self, name)}.')
 
 
-def _run_async(coroutine):
-  """Runs on the thread's event loop, the one TFF's training loop also uses."""
-  try:
-    loop = asyncio.get_event_loop()
-  except RuntimeError:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-  return loop.run_until_complete(coroutine)
-
-
 def latest_checkpoint_round(exp_dir: str) -> int:
-  versions = _run_async(outputs.program_state_manager(exp_dir).get_versions())
+  versions = event_loop.run(
+      outputs.program_state_manager(exp_dir).get_versions())
   return max(versions) if versions else 0
 
 
@@ -122,7 +113,7 @@ def run_experiment(
     show.close()
   if latest_checkpoint_round(exp_dir) < config.total_rounds:
     # Keep the final model even when total_rounds is off the checkpoint cadence.
-    _run_async(outputs.program_state_manager(exp_dir).save(
+    event_loop.run(outputs.program_state_manager(exp_dir).save(
         state, config.total_rounds))
   final_eval = evaluation.build_evaluation_fn(
       task, process.get_model_weights, evaluation.pooled_test_dataset(task),
