@@ -30,6 +30,10 @@ def _wait_gone(pid: int, timeout_s: float = 15.0) -> bool:
   return False
 
 
+def _default_sigint():
+  signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def start_child():
   """Starts runtime_child.py; kills it (and so its worker) if a test fails."""
@@ -38,7 +42,10 @@ def start_child():
   def start(mode: str) -> subprocess.Popen:
     child = subprocess.Popen(
         [sys.executable, _CHILD, mode],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # As from a terminal: a background job of a non-interactive shell (as
+        # CI may run us) inherits SIGINT ignored, and then nothing exits on it.
+        preexec_fn=_default_sigint)
     children.append(child)
     return child
 
