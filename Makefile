@@ -10,7 +10,10 @@ LOCK := requirements/lock.txt
 RUN_ARGS ?= --total_rounds=5 --rounds_per_eval=5 --max_elements_per_client=16
 TEST_ARGS ?=
 
-.PHONY: setup data run test bench clean-venv
+.PHONY: setup data run test bench clean-venv workers
+
+# Local TFF worker services for --worker_addresses (docs/distributed.md).
+N ?= 2
 
 setup: $(STAMP)
 
@@ -31,6 +34,9 @@ run: data
 
 test: data
 	$(VPY) -m pytest $(TEST_ARGS)
+
+workers: setup
+	$(VPY) experiments/run_worker.py --num_workers=$(N)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -12,6 +12,7 @@ checkpoint.
 import sys
 
 from tff_lstm import runtime  # first: quiets TensorFlow before it is imported
+from tff_lstm import remote_runtime
 
 # pylint: disable=g-bad-import-order
 from absl import app
@@ -104,6 +105,10 @@ _EXPERIMENT_NAME = flags.DEFINE_string('experiment_name', None,
                                        'Directory name of this experiment.')
 _PROGRESS_BAR = flags.DEFINE_bool(
     'progress_bar', True, 'tqdm bar on a terminal (else one line per round).')
+_WORKER_ADDRESSES = flags.DEFINE_string(
+    'worker_addresses', None, 'host:port,host:port of TFF workers started '
+    'with experiments/run_worker.py (see docs/distributed.md); each round\'s '
+    'clients are split across them. Unset: one local worker of our own.')
 _VERBOSE = flags.DEFINE_bool('verbose', False,
                              'Show TF/TFF INFO logs and the worker\'s output.')
 
@@ -219,6 +224,9 @@ def main(argv):
     process = _build_process(task, aggregation)
     privacy_fn = _privacy_metrics_fn(
         aggregation, len(task.datasets.train_data.client_ids))
+    worker_addresses = (
+        remote_runtime.parse_addresses(_WORKER_ADDRESSES.value)
+        if _WORKER_ADDRESSES.value is not None else None)
     outputs.write_hparams(exp_dir, _hparams())
   except (ValueError, FileNotFoundError,
           sql_writer.ForeignDatabaseError) as e:
@@ -229,8 +237,12 @@ def main(argv):
     print(f'resuming {exp_dir} from the checkpoint of round {start}',
           flush=True)
   try:
-    with runtime.federated_runtime(
-        runtime.WorkerSettings(verbose=_VERBOSE.value)):
+    if worker_addresses:
+      federated = remote_runtime.remote_runtime(worker_addresses)
+    else:
+      federated = runtime.federated_runtime(
+          runtime.WorkerSettings(verbose=_VERBOSE.value))
+    with federated:
       final = loop.run_experiment(task, process, exp_dir, config,
                                   round_metrics_fn=privacy_fn)
   except runtime.WorkerError as e:

@@ -5,7 +5,7 @@ it). TFF 0.87 has no composing executor: its mergeable-computation context
 splits a round's clients across one remote context per worker, runs each share
 up to the aggregation, merges the partial aggregates and runs the rest once.
 This is the only module that touches TFF's remote-execution internals, so a TFF
-upgrade touches one file. It fixes two things TFF leaves to the caller:
+upgrade touches one file. It fixes what TFF leaves to the caller:
 
 * TFF's RemoteExecutor blocks its event loop on each gRPC call, so the workers
   would compute one after another; `_ConcurrentRemoteExecutor` waits for a
@@ -13,13 +13,15 @@ upgrade touches one file. It fixes two things TFF leaves to the caller:
 * TFF retries a lost worker's gRPC errors forever; `_WorkerStub` turns a worker
   that does not come back within seconds into a `runtime.WorkerError` naming
   its address.
+* TFF's mergeable compiler splits rounds at plain aggregations only;
+  `_mergeable_compiler` first lowers secure sums, as `runtime` does.
 """
 
 import asyncio
+import atexit
 from collections.abc import Sequence
 import concurrent.futures
 import contextlib
-import time
 from typing import Optional
 
 from tff_lstm import runtime  # first: quiets TensorFlow before it is imported
@@ -28,12 +30,17 @@ from tff_lstm import runtime  # first: quiets TensorFlow before it is imported
 from absl import logging
 import grpc
 import tensorflow_federated as tff
+from tensorflow_federated.proto.v0 import executor_pb2
+from tensorflow_federated.proto.v0 import executor_pb2_grpc
 
 CONNECT_TIMEOUT_S = 5.0
 RECONNECT_TIMEOUT_S = 5.0
 # Retries of one invocation's share on a worker that came back (e.g. was
 # restarted by its supervisor): TFF reruns the share from its start.
 _MAX_RETRIES = 5
+# Threads per worker that wait for its answers (a worker runs one share at a
+# time; cancelled shares may still hold a thread until their call returns).
+_THREADS_PER_WORKER = 4
 # Codes of a worker that went away (UNAVAILABLE), or came back without the
 # state we had on it (FAILED_PRECONDITION); TFF treats both as retryable.
 _LOST_CODES = frozenset(
@@ -64,29 +71,54 @@ def parse_addresses(text: str) -> list[str]:
   return addresses
 
 
-def _wait_ready(channel: grpc.Channel, timeout_s: float) -> bool:
+def _ping(grpc_stub, timeout_s: float) -> grpc.Future:
+  """A future that succeeds once the worker answers (it may still be starting).
+
+  DisposeExecutor of no executor is the cheapest call the service has. An RPC,
+  unlike gRPC's connectivity watch, leaves no polling thread that races with
+  closing the channel.
+  """
+  return grpc_stub.DisposeExecutor.future(
+      executor_pb2.DisposeExecutorRequest(), timeout=timeout_s,
+      wait_for_ready=True)
+
+
+def _answers(future: grpc.Future) -> bool:
   try:
-    grpc.channel_ready_future(channel).result(timeout=timeout_s)
-    return True
-  except grpc.FutureTimeoutError:
-    return False
+    future.result()
+  except grpc.RpcError as e:
+    return e.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED,
+                            grpc.StatusCode.UNAVAILABLE)
+  return True
+
+
+class _RetryableWorkerError(tff.framework.RetryableError):
+  """A worker that answers again after an error: TFF reruns its share."""
 
 
 class _WorkerStub(tff.framework.RemoteExecutorStub):
-  """TFF's gRPC stub for one worker, whose lost connection names the worker."""
+  """The gRPC stub for one worker, whose lost connection names the worker.
+
+  Used instead of TFF's RemoteExecutorGrpcStub, which retries a lost worker
+  forever and keeps a connectivity-polling thread per channel.
+  """
 
   def __init__(self, address: str, channel: grpc.Channel,
                reconnect_timeout_s: float):
     self._address = address
-    self._channel = channel
-    self._stub = tff.framework.RemoteExecutorGrpcStub(channel)
+    self._grpc = executor_pb2_grpc.ExecutorGroupStub(channel)
+    self.threads = concurrent.futures.ThreadPoolExecutor(
+        _THREADS_PER_WORKER, thread_name_prefix=f'tff_worker_{address}')
     self._reconnect_timeout_s = reconnect_timeout_s
     self._failures = 0  # consecutive lost-worker errors
     self._lost = False  # gave up on it: fail at once until it answers again
 
+  def ping(self, timeout_s: float) -> grpc.Future:
+    return _ping(self._grpc, timeout_s)
+
   def _call(self, method: str, request):
     try:
-      response = getattr(self._stub, method)(request)
+      response = getattr(self._grpc, method)(request)
     except grpc.RpcError as e:
       raise self._translate(e) from e
     self._failures = 0
@@ -94,7 +126,7 @@ class _WorkerStub(tff.framework.RemoteExecutorStub):
     return response
 
   def _translate(self, error: grpc.RpcError) -> Exception:
-    """The error to raise: TFF's own (retried by TFF) or a WorkerError."""
+    """What to raise: an error TFF retries, a WorkerError, or `error`."""
     code = error.code() if isinstance(error, grpc.Call) else None
     if code not in _LOST_CODES:
       return error  # e.g. a failing computation: not the worker's fault
@@ -102,11 +134,10 @@ class _WorkerStub(tff.framework.RemoteExecutorStub):
     details = f'{code.name}: {error.details()}'
     if self._failures > _MAX_RETRIES:
       problem = f'kept failing ({details}) after {_MAX_RETRIES} reruns'
-    elif _wait_ready(self._channel,
-                     0.0 if self._lost else self._reconnect_timeout_s):
+    elif _answers(self.ping(0.1 if self._lost else self._reconnect_timeout_s)):
       logging.warning('TFF worker at %s: %s; rerunning its share.',
                       self._address, details)
-      return error  # TFF reruns the share
+      return _RetryableWorkerError(f'TFF worker at {self._address}: {details}')
     else:
       problem = (f'stopped answering ({details}) and did not come back within '
                  f'{self._reconnect_timeout_s:g} s')
@@ -116,54 +147,58 @@ class _WorkerStub(tff.framework.RemoteExecutorStub):
         'without it. Check that the worker still runs.')
 
   def get_executor(self, request):
-    return self._call('get_executor', request)
+    return self._call('GetExecutor', request)
 
   def create_value(self, request):
-    return self._call('create_value', request)
+    return self._call('CreateValue', request)
 
   def create_struct(self, request):
-    return self._call('create_struct', request)
+    return self._call('CreateStruct', request)
 
   def create_call(self, request):
-    return self._call('create_call', request)
+    return self._call('CreateCall', request)
 
   def create_selection(self, request):
-    return self._call('create_selection', request)
+    return self._call('CreateSelection', request)
 
   def compute(self, request):
-    return self._call('compute', request)
+    return self._call('Compute', request)
 
   def dispose(self, request):
     # Runs from finalizers of remote values; a lost worker holds nothing.
     try:
-      return self._stub.dispose(request)
+      return self._grpc.Dispose(request)
     except grpc.RpcError:
       logging.debug('Could not dispose values on %s.', self._address)
 
   def dispose_executor(self, request):
     # TFF ignores gRPC errors here (a lost worker has no state to clear).
-    return self._stub.dispose_executor(request)
+    return self._grpc.DisposeExecutor(request)
 
   @property
   def is_ready(self) -> bool:
-    return self._stub.is_ready
-
-
-async def _on_thread(coroutine):
-  """Runs a coroutine that blocks (on gRPC) on a thread, off the event loop."""
-  return await asyncio.to_thread(asyncio.run, coroutine)
+    return _answers(self.ping(0.1))
 
 
 class _ConcurrentRemoteExecutor(tff.framework.RemoteExecutor):
   """Waits for the worker on a thread, so that other workers' shares go on."""
 
+  def __init__(self, stub: _WorkerStub):
+    super().__init__(stub)
+    self._threads = stub.threads
+
+  async def _on_thread(self, coroutine):
+    """Runs a coroutine that blocks on gRPC on a thread, off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(
+        self._threads, asyncio.run, coroutine)
+
   async def create_call(self, comp, arg=None):
     # The worker runs the computation while CreateCall blocks.
-    return await _on_thread(super().create_call(comp, arg))
+    return await self._on_thread(super().create_call(comp, arg))
 
   async def _compute(self, value_ref, type_spec):
     # Compute blocks until the worker sends the (possibly large) result.
-    return await _on_thread(super()._compute(value_ref, type_spec))
+    return await self._on_thread(super()._compute(value_ref, type_spec))
 
 
 class _Connection:
@@ -178,23 +213,18 @@ class _Connection:
     return self._stub
 
   def close(self) -> None:
-    self.channel.close()
+    self.channel.close()  # calls still waiting end with CANCELLED
+    self._stub.threads.shutdown(wait=False)
 
 
 def _connect(addresses: Sequence[str], timeout_s: float,
              reconnect_timeout_s: float) -> list[_Connection]:
-  """Connects to every worker at once; names every one not ready in time."""
+  """Connects to every worker at once; names every one not answering in time."""
   connections = [_Connection(check_address(a), reconnect_timeout_s)
                  for a in addresses]
-  futures = [grpc.channel_ready_future(c.channel) for c in connections]
-  deadline = time.monotonic() + timeout_s
-  dead = []
-  for connection, future in zip(connections, futures):
-    try:
-      future.result(timeout=max(0.0, deadline - time.monotonic()))
-    except grpc.FutureTimeoutError:
-      future.cancel()
-      dead.append(connection.address)
+  pings = [c.stub().ping(timeout_s) for c in connections]
+  dead = [c.address for c, ping in zip(connections, pings)
+          if not _answers(ping)]
   if dead:
     for connection in connections:
       connection.close()
@@ -204,6 +234,21 @@ def _connect(addresses: Sequence[str], timeout_s: float,
         + ' Start one there (experiments/run_worker.py --port=PORT) and '
         'check the host, port and firewall.')
   return connections
+
+
+def _mergeable_compiler(comp):
+  """TFF's compiler to mergeable form, after lowering secure sums to plain sums.
+
+  Workers have no secure-sum protocol, and TFF's compiler splits a round at
+  plain aggregations only; as in `runtime`'s simulation, the same clipped,
+  quantized integers are summed in the clear.
+  """
+  insecure = tff.backends.test.replace_secure_intrinsics_with_bodies(
+      runtime.call_dominant(comp))  # as runtime.simulation_compiler does
+  # Keep the Python containers of the result (e.g. LearningProcessOutput).
+  insecure = tff.framework.ConcreteComputation.with_type(
+      insecure, comp.type_signature)
+  return tff.backends.native.compile_to_mergeable_comp_form(insecure)
 
 
 def _async_context(connection: _Connection):
@@ -227,8 +272,9 @@ class RemoteRuntime:
     self.addresses = list(addresses)
     self._connections = _connect(addresses, connect_timeout_s,
                                  reconnect_timeout_s)
-    self.context = tff.backends.native.create_mergeable_comp_execution_context(
-        [_async_context(c) for c in self._connections])
+    self.context = tff.framework.MergeableCompExecutionContext(
+        [_async_context(c) for c in self._connections],
+        compiler_fn=_mergeable_compiler)
 
   def close(self) -> None:
     _cancel_unfinished(self.context)
@@ -280,11 +326,17 @@ def configure_remote(addresses: Sequence[str], **kwargs) -> RemoteRuntime:
 
 
 def shutdown() -> None:
-  """Closes the connections of `configure_remote` (the workers keep running)."""
+  """Closes the connections of `configure_remote` (the workers keep running).
+
+  TFF computations fail afterwards until a context is configured again.
+  """
   global _active
   remote, _active = _active, None
   if remote is not None:
     remote.close()
+
+
+atexit.register(shutdown)
 
 
 @contextlib.contextmanager

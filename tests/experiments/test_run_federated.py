@@ -177,3 +177,39 @@ def test_bad_dp_flags_are_rejected(shakespeare_cache_dir, tmp_path, flags_,
   assert run.returncode != 0
   assert message in run.stderr
   assert 'Traceback' not in run.stderr
+
+
+_WORKER_BINARY = os.path.join(os.path.dirname(__file__), '..', '..',
+                              'experiments', 'run_worker.py')
+
+
+def test_runs_through_remote_workers(shakespeare_cache_dir, tmp_path):
+  workers = subprocess.Popen(
+      [sys.executable, _WORKER_BINARY, '--num_workers=2'],
+      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+  try:
+    addresses = next(line.strip().split('=', 1)[1] for line in workers.stdout
+                     if line.startswith('worker_addresses='))
+    run = subprocess.run(
+        _command(shakespeare_cache_dir, tmp_path, '--experiment_name=remote',
+                 '--total_rounds=2', f'--worker_addresses={addresses}'),
+        capture_output=True, text=True, timeout=600)
+  finally:
+    workers.terminate()
+    workers.wait(timeout=60)
+  assert run.returncode == 0, run.stderr[-3000:]
+  assert 'round 2/2:' in run.stdout
+  assert _rounds(str(tmp_path / 'remote')) == [0, 1, 2]
+
+
+def test_dead_worker_address_fails_fast_and_clearly(shakespeare_cache_dir,
+                                                    tmp_path):
+  import portpicker  # pylint: disable=g-import-not-at-top
+  dead = f'127.0.0.1:{portpicker.pick_unused_port()}'
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=dead',
+               '--total_rounds=1', f'--worker_addresses={dead}'),
+      capture_output=True, text=True, timeout=300)
+  assert run.returncode != 0
+  assert f'TFF worker at {dead} did not answer' in run.stderr
+  assert 'Traceback' not in run.stderr

@@ -30,7 +30,8 @@ ROUND_KEY = 'round'
 
 # Changing these between a run and its resumption is allowed.
 RESUMABLE_CHANGES = frozenset({'total_rounds', 'progress_bar', 'verbose',
-                               'rounds_per_eval', 'rounds_per_checkpoint'})
+                               'rounds_per_eval', 'rounds_per_checkpoint',
+                               'worker_addresses'})
 
 
 class HparamsMismatchError(ValueError):

@@ -1,0 +1,160 @@
+"""Serves TFF executor workers for run_federated.py --worker_addresses.
+
+Two local workers on free ports; prints `worker_addresses=...` once they answer:
+
+  .venv/bin/python experiments/run_worker.py --num_workers=2
+
+One worker per host for a multi-host run, on a fixed port:
+
+  .venv/bin/python experiments/run_worker.py --host=0.0.0.0 --port=8000
+
+Runs until SIGINT/SIGTERM, then stops its workers; they also die with it when
+it is killed (see tff_lstm/runtime.py). A worker that exits on its own ends
+this process with status 1, so a supervisor (systemd, Kubernetes) restarts it.
+"""
+
+import os
+
+# gRPC's fork notice ("Other threads are currently calling into gRPC...")
+# would follow every worker started after the first.
+os.environ.setdefault('GRPC_VERBOSITY', 'ERROR')
+# runtime sets TF_CPP_MIN_LOG_LEVEL=3 for this process, and workers inherit it;
+# --verbose workers get the user's level (default 0: the worker's own errors).
+_USER_TF_LOG_LEVEL = os.environ.get('TF_CPP_MIN_LOG_LEVEL', '0')
+
+# pylint: disable=g-import-not-at-top,g-bad-import-order,wrong-import-position
+from tff_lstm import runtime  # first: quiets TensorFlow before it is imported
+
+import signal
+import socket
+import sys
+import threading
+
+from absl import app
+from absl import flags
+
+_NUM_WORKERS = flags.DEFINE_integer(
+    'num_workers', 1, 'Workers to start (unless --port is given).')
+_BASE_PORT = flags.DEFINE_integer(
+    'base_port', 0, 'Ports base_port, base_port+1, ... (0: free ports).')
+_PORT = flags.DEFINE_list(
+    'port', [], 'Explicit ports, one worker each (overrides --num_workers and '
+    '--base_port).')
+_HOST = flags.DEFINE_string(
+    'host', '127.0.0.1', 'Host written into worker_addresses. The worker '
+    'itself always listens on every interface (worker_binary has no bind '
+    'address flag); 0.0.0.0 writes this machine\'s host name.')
+_MAX_CONCURRENT_CALLS = flags.DEFINE_integer(
+    'max_concurrent_computation_calls', -1, 'Per worker: parallel calls of '
+    'one computation, e.g. client updates (<= 0: unlimited).')
+_INTRA_OP_THREADS = flags.DEFINE_integer(
+    'intra_op_threads', None, 'TF intra-op threads per worker (TF default).')
+_INTER_OP_THREADS = flags.DEFINE_integer(
+    'inter_op_threads', None, 'TF inter-op threads per worker (TF default).')
+_VERBOSE = flags.DEFINE_bool('verbose', False,
+                             'Worker logs to stderr (else to temp files).')
+
+_POLL_S = 0.5
+
+
+def _ports() -> list[int]:
+  """The ports to serve on; 0 means a free one, picked at start."""
+  if _PORT.value:
+    if _NUM_WORKERS.present or _BASE_PORT.present:
+      raise ValueError('--port lists the ports; do not combine it with '
+                       '--num_workers or --base_port.')
+    try:
+      ports = [int(p) for p in _PORT.value]
+    except ValueError:
+      raise ValueError(f'--port must be integers, got {_PORT.value}.') from None
+  else:
+    if _NUM_WORKERS.value < 1:
+      raise ValueError(f'--num_workers must be >= 1, got {_NUM_WORKERS.value}.')
+    if _BASE_PORT.value == 0:
+      return [0] * _NUM_WORKERS.value
+    ports = [_BASE_PORT.value + i for i in range(_NUM_WORKERS.value)]
+  for port in ports:
+    if not 0 < port < 65536:
+      raise ValueError(f'Port {port} is not in 1..65535.')
+  if len(set(ports)) != len(ports):
+    raise ValueError(f'A port is repeated in {ports}.')
+  return ports
+
+
+def _check_free(port: int) -> None:
+  """A clear error for a taken port (the worker would only log gRPC's)."""
+  with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+      probe.bind(('', port))
+    except OSError as e:
+      raise runtime.WorkerError(
+          f'Port {port} is not free ({e.strerror}); choose another with '
+          '--port or --base_port.') from None
+
+
+def _advertised_host() -> str:
+  return socket.getfqdn() if _HOST.value in ('0.0.0.0', '::', '') else (
+      _HOST.value)
+
+
+def serve(ports: list[int], settings: runtime.WorkerSettings,
+          stop: threading.Event) -> int:
+  """Starts a worker per port, prints their addresses, serves until `stop`.
+
+  Returns:
+    0 after `stop`; 1 if a worker exited on its own (the others are stopped).
+  """
+  workers = []
+  try:
+    for port in ports:
+      if port:
+        _check_free(port)
+      worker = runtime.LocalWorker(settings, port=port or None)
+      workers.append(worker)
+      worker.stub()  # starts it and waits until it answers
+    host = _advertised_host()
+    print('worker_addresses=' + ','.join(f'{host}:{w.port}' for w in workers),
+          flush=True)
+    print('worker_pids=' + ','.join(str(w.pid) for w in workers), flush=True)
+    while not stop.wait(_POLL_S):
+      for worker in workers:
+        if worker.returncode is not None:
+          print(f'error: TFF worker on port {worker.port} exited with code '
+                f'{worker.returncode}; see {worker.log_path or "stderr"}. '
+                'Stopping the others.', file=sys.stderr, flush=True)
+          return 1
+    return 0
+  finally:
+    for worker in workers:
+      worker.stop()
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  runtime.quiet_logging(_VERBOSE.value)
+  try:
+    ports = _ports()
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  stop = threading.Event()
+  for sig in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(sig, lambda signum, frame: stop.set())
+  settings = runtime.WorkerSettings(
+      intra_op_threads=_INTRA_OP_THREADS.value,
+      inter_op_threads=_INTER_OP_THREADS.value,
+      max_concurrent_computation_calls=_MAX_CONCURRENT_CALLS.value,
+      verbose=_VERBOSE.value,
+      extra_env=((('TF_CPP_MIN_LOG_LEVEL', _USER_TF_LOG_LEVEL),)
+                 if _VERBOSE.value else ()))
+  try:
+    return serve(ports, settings, stop)
+  except runtime.WorkerError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+
+
+if __name__ == '__main__':
+  app.run(main)
