@@ -12,31 +12,13 @@ import portpicker
 import pytest
 import tensorflow_federated as tff
 
+from tff_lstm import process_utils
 from tff_lstm import remote_runtime
 from tff_lstm import runtime
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
 from tff_lstm.tasks import model_config
 from tff_lstm.tasks import shakespeare_char
-
-
-def _is_running(pid: int) -> bool:
-  """True while `pid` runs (a zombie awaiting its reaper is dead)."""
-  try:
-    with open(f'/proc/{pid}/stat') as f:
-      state = f.read().rsplit(')', 1)[1].split()[0]
-  except FileNotFoundError:
-    return False
-  return state != 'Z'
-
-
-def _wait_gone(pid: int, timeout_s: float = 15.0) -> bool:
-  deadline = time.monotonic() + timeout_s
-  while time.monotonic() < deadline:
-    if not _is_running(pid):
-      return True
-    time.sleep(0.1)
-  return False
 
 
 def _start_workers(count: int, started: list) -> list[runtime.LocalWorker]:
@@ -54,7 +36,7 @@ def _stop_all(workers) -> None:
   for worker in workers:
     worker.stop()
   for pid in pids:
-    assert _wait_gone(pid), f'worker {pid} survived the test'
+    assert process_utils.wait_gone(pid), f'worker {pid} survived the test'
 
 
 def _addresses(workers) -> list[str]:
@@ -171,7 +153,7 @@ def test_worker_dying_mid_run_fails_the_round_naming_it(start_workers):
     assert _federated_sum([1.0, 2.0]) == pytest.approx(3.0)
     pid = workers[1].pid
     os.kill(pid, signal.SIGKILL)
-    assert _wait_gone(pid)
+    assert process_utils.wait_gone(pid)
     started = time.monotonic()
     with pytest.raises(runtime.WorkerError,
                        match=f'TFF worker at {re.escape(addresses[1])} '
@@ -186,7 +168,7 @@ def test_restarted_worker_is_used_again(start_workers):
     assert _federated_sum([1.0, 2.0]) == pytest.approx(3.0)
     pid, port = workers[1].pid, workers[1].port
     os.kill(pid, signal.SIGKILL)
-    assert _wait_gone(pid)
+    assert process_utils.wait_gone(pid)
     restarted = runtime.LocalWorker(runtime.WorkerSettings(), port=port)
     try:
       restarted.stub()

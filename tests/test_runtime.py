@@ -4,30 +4,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
+from tff_lstm import process_utils
+
 _CHILD = os.path.join(os.path.dirname(__file__), 'runtime_child.py')
-
-
-def _is_running(pid: int) -> bool:
-  """True while `pid` is a live process (a zombie awaiting its reaper is dead)."""
-  try:
-    with open(f'/proc/{pid}/stat') as f:
-      state = f.read().rsplit(')', 1)[1].split()[0]
-  except FileNotFoundError:
-    return False
-  return state != 'Z'
-
-
-def _wait_gone(pid: int, timeout_s: float = 15.0) -> bool:
-  deadline = time.monotonic() + timeout_s
-  while time.monotonic() < deadline:
-    if not _is_running(pid):
-      return True
-    time.sleep(0.1)
-  return False
 
 
 def _default_sigint():
@@ -68,10 +50,11 @@ def _read_until(process: subprocess.Popen, prefix: str) -> str:
 def test_worker_stops_when_process_ends(start_child, mode, expected_code):
   child = start_child(mode)
   worker_pid = int(_read_until(child, 'worker_pid='))
-  assert _is_running(worker_pid)
+  assert process_utils.is_running(worker_pid)
   assert float(_read_until(child, 'result=')) == pytest.approx(6.5)
   assert child.wait(timeout=120) == expected_code
-  assert _wait_gone(worker_pid), f'worker {worker_pid} outlived its parent'
+  assert process_utils.wait_gone(worker_pid), (
+      f'worker {worker_pid} outlived its parent')
 
 
 @pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
@@ -79,10 +62,10 @@ def test_worker_stops_when_process_is_signalled(start_child, sig):
   child = start_child('wait')
   worker_pid = int(_read_until(child, 'worker_pid='))
   _read_until(child, 'waiting=')
-  assert _is_running(worker_pid)
+  assert process_utils.is_running(worker_pid)
   child.send_signal(sig)
   child.wait(timeout=60)
-  assert _wait_gone(worker_pid), (
+  assert process_utils.wait_gone(worker_pid), (
       f'worker {worker_pid} outlived a parent ended by {sig.name}')
 
 

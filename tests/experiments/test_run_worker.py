@@ -12,29 +12,11 @@ import portpicker
 import pytest
 import tensorflow_federated as tff
 
+from tff_lstm import process_utils
 from tff_lstm import remote_runtime
 
 _BINARY = os.path.join(os.path.dirname(__file__), '..', '..', 'experiments',
                        'run_worker.py')
-
-
-def _is_running(pid: int) -> bool:
-  """True while `pid` runs (a zombie awaiting its reaper is dead)."""
-  try:
-    with open(f'/proc/{pid}/stat') as f:
-      state = f.read().rsplit(')', 1)[1].split()[0]
-  except FileNotFoundError:
-    return False
-  return state != 'Z'
-
-
-def _wait_gone(pid: int, timeout_s: float = 15.0) -> bool:
-  deadline = time.monotonic() + timeout_s
-  while time.monotonic() < deadline:
-    if not _is_running(pid):
-      return True
-    time.sleep(0.1)
-  return False
 
 
 @pytest.fixture
@@ -83,7 +65,7 @@ def test_serves_two_workers_until_signalled(start_binary, sig):
 
   assert child.wait(timeout=30) == 0
   for pid in pids:
-    assert _wait_gone(pid), f'worker {pid} outlived run_worker'
+    assert process_utils.wait_gone(pid), f'worker {pid} outlived run_worker'
 
 
 def test_workers_die_with_a_killed_binary(start_binary):
@@ -91,11 +73,11 @@ def test_workers_die_with_a_killed_binary(start_binary):
   child = start_binary('--num_workers=2', '--verbose')
   _read(child, 'worker_addresses')
   pids = [int(p) for p in _read(child, 'worker_pids')]
-  assert all(_is_running(pid) for pid in pids)
+  assert all(process_utils.is_running(pid) for pid in pids)
   child.kill()  # no chance to clean up: PR_SET_PDEATHSIG must do it
   child.wait(timeout=30)
   for pid in pids:
-    assert _wait_gone(pid), f'worker {pid} outlived a SIGKILLed run_worker'
+    assert process_utils.wait_gone(pid), f'worker {pid} outlived a SIGKILLed run_worker'
 
 
 def test_one_worker_on_a_chosen_port_for_other_hosts(start_binary):
@@ -107,7 +89,7 @@ def test_one_worker_on_a_chosen_port_for_other_hosts(start_binary):
     assert _federated_sum([1.0, 2.5]) == pytest.approx(3.5)
   child.terminate()
   assert child.wait(timeout=30) == 0
-  assert _wait_gone(pid)
+  assert process_utils.wait_gone(pid)
 
 
 def test_port_in_use_is_a_clear_error(start_binary):
