@@ -232,10 +232,6 @@ def main(argv):
           sql_writer.ForeignDatabaseError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
-  start = loop.latest_checkpoint_round(exp_dir)
-  if start:
-    print(f'resuming {exp_dir} from the checkpoint of round {start}',
-          flush=True)
   try:
     if worker_addresses:
       federated = remote_runtime.remote_runtime(worker_addresses)

@@ -82,6 +82,8 @@ def run_experiment(
   """
   start_round = latest_checkpoint_round(exp_dir)
   if start_round:
+    print(f'resuming {exp_dir} from the checkpoint of round {start_round}',
+          flush=True)
     outputs.drop_rounds_after(exp_dir, start_round)
   train_selection = selection.build_dataset_selection_fn(
       task.datasets.train_data, task.datasets.train_preprocess_fn,
