@@ -76,3 +76,23 @@ def test_worker_output_never_reaches_our_stdout(start_child):
   assert out.splitlines()[0].startswith('worker_pid=')
   assert all(line.startswith(('worker_pid=', 'result=', 'waiting=')) for line in
              out.splitlines()), out
+
+
+def test_worker_threads_default_to_one_per_op_and_one_op_per_core(monkeypatch):
+  from tff_lstm import runtime  # pylint: disable=g-import-not-at-top
+  monkeypatch.delenv('TF_NUM_INTRAOP_THREADS', raising=False)
+  monkeypatch.delenv('TF_NUM_INTEROP_THREADS', raising=False)
+  env = runtime.WorkerSettings().environment()
+  assert env['TF_NUM_INTRAOP_THREADS'] == '1'
+  assert env['TF_NUM_INTEROP_THREADS'] == str(os.cpu_count())
+
+
+def test_worker_threads_from_our_environment_or_settings(monkeypatch):
+  from tff_lstm import runtime  # pylint: disable=g-import-not-at-top
+  monkeypatch.setenv('TF_NUM_INTRAOP_THREADS', '3')
+  monkeypatch.setenv('TF_NUM_INTEROP_THREADS', '5')
+  assert runtime.WorkerSettings().environment()['TF_NUM_INTRAOP_THREADS'] == '3'
+  env = runtime.WorkerSettings(intra_op_threads=2,
+                               inter_op_threads=7).environment()
+  assert (env['TF_NUM_INTRAOP_THREADS'], env['TF_NUM_INTEROP_THREADS']) == (
+      '2', '7')
