@@ -1,0 +1,302 @@
+"""FedAvg with the whole cohort trained as one batched computation.
+
+Sequential TFF trains the sampled clients one after another, each on batches
+of 4 sequences: thousands of tiny ops per round. Here the round's clients are
+gathered at the server, their copies of the model are stacked on a leading
+client axis, and every local step of every client runs as one batched step
+(batched matmuls, one fused LSTM over all clients). The sum of the clients'
+losses has exactly each client's own gradient in its slice, and a client with
+fewer batches gets all-padding steps whose update is masked to zero. The
+resulting per-client updates are handed back to their clients and go through
+the same TFF aggregator (weighted mean, DP, secure, compression) and server
+optimizer as in `tff.learning.algorithms.build_weighted_fed_avg`, so the new
+global model is the sequential one up to float rounding.
+
+Client data enters as `(index, dataset)` pairs: the index says which slice of
+the stacked updates is that client's (see `indexed_client_data`).
+"""
+
+import collections
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_federated as tff
+
+from tff_lstm.algorithms import cohort_model
+
+# Local SGD only: momentum or adaptive client optimizers would need their
+# state masked per client too, which this path does not do.
+SUPPORTED_CLIENT_OPTIMIZER = 'sgd'
+_MAX_BATCHES = 2**31 - 1
+
+
+def indexed_client_data(datasets: Sequence[tf.data.Dataset]):
+  """The cohort's input: each client's dataset with its slot in the cohort."""
+  return [(index, dataset) for index, dataset in enumerate(datasets)]
+
+
+def _pad_rows(x, rows):
+  pad = rows - tf.shape(x)[0]
+  padded = tf.pad(x, [[0, pad]] + [[0, 0]] * (len(x.shape) - 1))
+  return tf.ensure_shape(padded, [rows] + x.shape.as_list()[1:])
+
+
+def _unknown_length(tensor):
+  """The same empty tensor, typed with an unknown leading dimension."""
+  shape = [None] + tensor.shape.as_list()[1:]
+  return tf.compat.v1.placeholder_with_default(tensor, shape)
+
+
+def _cohort_tensors(batch_size, element_spec):
+  """TF functions that turn client datasets into one padded cohort tensor."""
+  x_spec, y_spec = element_spec
+  seq_shape = x_spec.shape[1:]
+
+  def client_tensors(index, dataset):
+    """One client's batches as [S, B, T] arrays (short batches padded)."""
+    padded = dataset.map(lambda x, y: (_pad_rows(x, batch_size),
+                                       _pad_rows(y, batch_size),
+                                       tf.shape(x)[0]))
+    empty = tf.data.Dataset.from_tensors((
+        tf.zeros([0, batch_size] + seq_shape, x_spec.dtype),
+        tf.zeros([0, batch_size] + seq_shape, y_spec.dtype),
+        tf.zeros([0], tf.int32)))
+    x, y, rows = padded.batch(_MAX_BATCHES).concatenate(empty).take(
+        1).get_single_element()
+    return collections.OrderedDict(
+        index=tf.reshape(tf.cast(index, tf.int32), [1]),
+        num_batches=tf.shape(rows)[:1], x=x, y=y, rows=rows)
+
+  def empty_cohort():
+    return collections.OrderedDict(
+        index=_unknown_length(tf.zeros([0], tf.int32)),
+        num_batches=_unknown_length(tf.zeros([0], tf.int32)),
+        x=_unknown_length(tf.zeros([0, batch_size] + seq_shape, x_spec.dtype)),
+        y=_unknown_length(tf.zeros([0, batch_size] + seq_shape, y_spec.dtype)),
+        rows=_unknown_length(tf.zeros([0], tf.int32)))
+
+  def concat(a, b):
+    return collections.OrderedDict(
+        (key, tf.concat([a[key], b[key]], axis=0)) for key in a)
+
+  return client_tensors, empty_cohort, concat
+
+
+def _stack_by_client(cohort):
+  """[sum S, ...] in arrival order -> [K, S_max, ...] in client-index order."""
+  counts = cohort['num_batches']
+  num_clients = tf.size(counts)
+  starts = tf.cumsum(counts, exclusive=True)
+  owner = tf.repeat(tf.range(num_clients), counts)
+  step = tf.range(tf.size(owner)) - tf.gather(starts, owner)
+  where = tf.stack([tf.gather(cohort['index'], owner), step], axis=1)
+  max_steps = tf.reduce_max(tf.concat([counts, [0]], axis=0))
+
+  def scatter(values):
+    shape = tf.concat([[num_clients, max_steps], tf.shape(values)[1:]], 0)
+    return tf.scatter_nd(where, values, shape)
+
+  return (scatter(cohort['x']), scatter(cohort['y']), scatter(cohort['rows']),
+          scatter(tf.ones_like(owner, tf.float32)))
+
+
+def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights):
+  """The server-side TF function: all clients' local SGD at once."""
+
+  def per_client_loss(weights, x, y):
+    logits = forward(weights, x)                               # [K,B,T,V]
+    labels = tf.cast(y, tf.int32)
+    valid = tf.cast(tf.not_equal(labels, pad_id), logits.dtype)
+    token_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+    loss = tf.math.divide_no_nan(tf.reduce_sum(token_loss * valid, [1, 2]),
+                                 tf.reduce_sum(valid, [1, 2]))
+    correct = tf.cast(tf.equal(tf.argmax(logits, -1, tf.int32), labels),
+                      logits.dtype) * valid
+    return loss, tf.reduce_sum(correct), tf.reduce_sum(valid)
+
+  def train(global_weights, cohort):
+    x, y, rows, step_mask = _stack_by_client(cohort)
+    num_clients = tf.shape(x)[0]
+    start = [tf.repeat(w[tf.newaxis], num_clients, axis=0)
+             for w in global_weights]
+    zero = tf.constant(0.0)
+
+    def local_step(s, weights, loss_sum, correct, valid):
+      with tf.GradientTape() as tape:
+        tape.watch(weights)
+        loss, batch_correct, batch_valid = per_client_loss(weights, x[:, s],
+                                                           y[:, s])
+        total = tf.reduce_sum(loss)
+      grads = tape.gradient(total, weights)
+      live = step_mask[:, s]
+      new = [w - learning_rate * tf.reshape(live, [-1] + [1] * (len(w.shape) - 1))
+             * tf.convert_to_tensor(g) for w, g in zip(weights, grads)]
+      batch_rows = tf.cast(rows[:, s], tf.float32)
+      return (s + 1, new, loss_sum + tf.reduce_sum(loss * batch_rows),
+              correct + batch_correct, valid + batch_valid)
+
+    _, trained, loss_sum, correct, valid = tf.while_loop(
+        lambda s, *_: s < tf.shape(x)[1], local_step,
+        (tf.constant(0), start, zero, zero, zero))
+    deltas = [w0[tf.newaxis] - w for w0, w in zip(global_weights, trained)]
+    finite = tf.reduce_all(tf.stack(
+        [tf.reduce_all(tf.math.is_finite(tf.reshape(d, [num_clients, -1])),
+                       axis=1) for d in deltas]), axis=0)
+    finite_f = tf.cast(finite, tf.float32)
+    # As TFF's client update: a non-finite update is zeroed and weighs 0.
+    deltas = [tf.where(tf.reshape(finite, [-1] + [1] * (len(d.shape) - 1)),
+                       d, tf.zeros_like(d)) for d in deltas]
+    examples = tf.reduce_sum(tf.cast(rows, tf.float32), axis=1)
+    weights = finite_f if uniform_weights else examples * finite_f
+    num_examples = tf.reduce_sum(examples)
+    metrics = collections.OrderedDict(
+        loss=tf.math.divide_no_nan(loss_sum, num_examples),
+        accuracy=tf.math.divide_no_nan(correct, valid),
+        num_examples=tf.cast(num_examples, tf.int64),
+        num_batches=tf.cast(tf.reduce_sum(step_mask), tf.int64))
+    return deltas, weights, metrics
+
+  return train
+
+
+def build_vectorized_fed_avg(
+    model_fn: Callable[[], tff.learning.models.VariableModel],
+    keras_model_fn: Callable[[], tf.keras.Model],
+    *,
+    client_learning_rate: float,
+    server_optimizer: tff.learning.optimizers.Optimizer,
+    batch_size: int,
+    uniform_weighting: bool = False,
+    model_aggregator: tff.aggregators.WeightedAggregationFactory = None,
+    pad_id: int = 0,
+) -> tff.learning.templates.LearningProcess:
+  """FedAvg/FedOpt whose clients train as one batched computation.
+
+  Args:
+    model_fn: the task's TFF model (gives the weights and input types).
+    keras_model_fn: the same model in Keras (gives the layer sequence).
+    client_learning_rate: local SGD learning rate.
+    server_optimizer: TFF optimizer applied to the aggregated update.
+    batch_size: the clients' batch size (short batches are padded to it).
+    uniform_weighting: weigh every client 1 instead of its example count.
+    model_aggregator: weighted TFF aggregation factory (default: mean).
+    pad_id: label id that carries no loss (padding).
+
+  Returns:
+    A `tff.learning.templates.LearningProcess` whose client data are
+    `indexed_client_data(datasets)`.
+  """
+  forward = cohort_model.build_forward(keras_model_fn())
+  if model_aggregator is None:
+    model_aggregator = tff.aggregators.MeanFactory()
+
+  @tff.tensorflow.computation
+  def initial_weights():
+    return tff.learning.models.ModelWeights.from_model(model_fn())
+
+  weights_type = initial_weights.type_signature.result
+  trainable_type = weights_type.trainable
+  element_spec = model_fn().input_spec
+  client_tensors, empty_cohort, concat = _cohort_tensors(batch_size,
+                                                         element_spec)
+  dataset_type = tff.SequenceType(tff.types.tensorflow_to_type(element_spec))
+
+  @tff.tensorflow.computation(np.int32, dataset_type)
+  def to_tensors(index, dataset):
+    return client_tensors(index, dataset)
+
+  @tff.tensorflow.computation
+  def zero_cohort():
+    return empty_cohort()
+
+  cohort_type = zero_cohort.type_signature.result
+
+  @tff.tensorflow.computation(cohort_type, cohort_type)
+  def merge(a, b):
+    return concat(a, b)
+
+  @tff.tensorflow.computation(cohort_type, to_tensors.type_signature.result)
+  def accumulate(a, b):
+    return concat(a, b)
+
+  @tff.tensorflow.computation(cohort_type)
+  def report(cohort):
+    return cohort
+
+  train_fn = _build_cohort_training(forward, client_learning_rate, pad_id,
+                                    uniform_weighting)
+
+  @tff.tensorflow.computation(trainable_type, cohort_type)
+  def train_cohort(global_trainable, cohort):
+    return train_fn(list(global_trainable), cohort)
+
+  stacked_type = train_cohort.type_signature.result
+
+  @tff.tensorflow.computation(stacked_type, np.int32)
+  def client_slice(stacked, index):
+    deltas, weights, _ = stacked
+    return [d[index] for d in deltas], weights[index]
+
+  @tff.tensorflow.computation(np.int32, dataset_type)
+  def client_index(index, dataset):
+    del dataset
+    return index
+
+  delta_type = client_slice.type_signature.result[0]
+  aggregator = model_aggregator.create(delta_type, tff.TensorType(np.float32))
+  finalizer = tff.learning.templates.build_apply_optimizer_finalizer(
+      server_optimizer, weights_type)
+
+  @tff.federated_computation
+  def initialize():
+    return tff.federated_zip(tff.learning.templates.LearningAlgorithmState(
+        global_model_weights=tff.federated_eval(initial_weights, tff.SERVER),
+        distributor=tff.federated_value((), tff.SERVER),
+        client_work=tff.federated_value((), tff.SERVER),
+        aggregator=aggregator.initialize(),
+        finalizer=finalizer.initialize()))
+
+  state_type = initialize.type_signature.result
+  client_input_type = tff.FederatedType((np.int32, dataset_type), tff.CLIENTS)
+
+  @tff.federated_computation(state_type, client_input_type)
+  def next_fn(state, clients):
+    tensors = tff.federated_map(to_tensors, clients)
+    cohort = tff.federated_aggregate(tensors, zero_cohort(), accumulate, merge,
+                                     report)
+    stacked = tff.federated_map(
+        train_cohort, (state.global_model_weights.trainable, cohort))
+    index = tff.federated_map(client_index, clients)
+    own = tff.federated_map(client_slice,
+                            (tff.federated_broadcast(stacked), index))
+    aggregated = aggregator.next(state.aggregator, own[0], own[1])
+    finalized = finalizer.next(state.finalizer, state.global_model_weights,
+                               aggregated.result)
+    new_state = tff.federated_zip(tff.learning.templates.LearningAlgorithmState(
+        global_model_weights=finalized.result,
+        distributor=state.distributor,
+        client_work=state.client_work,
+        aggregator=aggregated.state,
+        finalizer=finalized.state))
+    metrics = tff.federated_zip(collections.OrderedDict(
+        distributor=tff.federated_value((), tff.SERVER),
+        client_work=tff.federated_zip(collections.OrderedDict(
+            train=stacked[2])),
+        aggregator=aggregated.measurements,
+        finalizer=finalized.measurements))
+    return tff.learning.templates.LearningProcessOutput(new_state, metrics)
+
+  @tff.tensorflow.computation(state_type.member)
+  def get_model_weights(state):
+    return state.global_model_weights
+
+  @tff.tensorflow.computation(state_type.member, weights_type)
+  def set_model_weights(state, weights):
+    return tff.learning.templates.LearningAlgorithmState(
+        global_model_weights=weights, distributor=state.distributor,
+        client_work=state.client_work, aggregator=state.aggregator,
+        finalizer=state.finalizer)
+
+  return tff.learning.templates.LearningProcess(
+      initialize, next_fn, get_model_weights, set_model_weights)

@@ -1,0 +1,198 @@
+"""An LSTM whose backward pass computes weight gradients once per sequence.
+
+Autodiff through Keras' recurrent loop adds a small rank-B outer product into
+every weight gradient at every timestep (memory-bound on CPU). Here the
+backward recurrence computes only the gate gradients dZ; the weight gradients
+are then one matmul over all timesteps: dW = X^T dZ, dU = H_prev^T dZ. The
+input projection X W + b is likewise one matmul before the recurrence.
+
+Everything carries a leading "client" axis K, so the same code trains one model
+(K = 1, the Keras layer below) or a whole cohort of per-client weights at once
+(the vectorized cohort). Gate order and masking follow `tf.keras.layers.LSTM`
+(i, f, c, o; a masked step carries h and c over and outputs the carried h), so the two
+layers hold interchangeable weights and compute the same function.
+"""
+
+import tensorflow as tf
+
+# Scale applied to z before one sigmoid over all four gates: the candidate
+# gate uses tanh(x) = 2 * sigmoid(2x) - 1, so every step runs one sigmoid op.
+_GATE_SCALE_PARTS = (1.0, 1.0, 2.0, 1.0)
+
+
+def _gate_scale(units: int, dtype) -> tf.Tensor:
+  return tf.concat([tf.fill([units], tf.constant(s, dtype))
+                    for s in _GATE_SCALE_PARTS], axis=0)
+
+
+def _split_activations(s, units):
+  i, f, g2, o = tf.split(s, 4, axis=-1)
+  return i, f, 2.0 * g2 - 1.0, o
+
+
+def _forward(xw, mask, recurrent_kernel, scale, units):
+  """Runs the recurrence; returns outputs and what the backward pass needs.
+
+  Args:
+    xw: [T, K, B, 4u] input projections (bias included), time-major.
+    mask: [T, K, B, 1] 1.0 where the step is real.
+    recurrent_kernel: [K, u, 4u].
+    scale: [4u] gate scale.
+    units: u.
+  """
+  steps = tf.shape(xw)[0]
+  state_shape = tf.concat([tf.shape(xw)[1:3], [units]], axis=0)
+  zeros = tf.zeros(state_shape, xw.dtype)
+  arrays = [tf.TensorArray(xw.dtype, size=steps) for _ in range(5)]
+
+  def step(t, h, c, outs, acts, cells, h_prevs, c_prevs):
+    m = mask[t]
+    z = xw[t] + tf.linalg.matmul(h, recurrent_kernel)
+    i, f, g, o = _split_activations(tf.sigmoid(z * scale), units)
+    c_new = f * c + i * g
+    h_new = o * tf.tanh(c_new)
+    h_out = m * h_new + (1.0 - m) * h
+    return (t + 1, h_out, m * c_new + (1.0 - m) * c, outs.write(t, h_out),
+            acts.write(t, tf.concat([i, f, g, o], axis=-1)),
+            cells.write(t, c_new), h_prevs.write(t, h), c_prevs.write(t, c))
+
+  result = tf.while_loop(lambda t, *_: t < steps, step,
+                         (tf.constant(0), zeros, zeros, *arrays))
+  return tuple(a.stack() for a in result[3:])
+
+
+def _backward(d_out, mask, acts, cells, c_prevs, recurrent_kernel):
+  """Gate gradients dZ [T, K, B, 4u] by the reverse recurrence."""
+  steps = tf.shape(d_out)[0]
+  kernel_t = tf.linalg.matrix_transpose(recurrent_kernel)
+
+  def step(t, dh, dc, dzs):
+    m = mask[t]
+    i, f, g, o = tf.split(acts[t], 4, axis=-1)
+    tanh_c = tf.tanh(cells[t])
+    dh_out = dh + d_out[t]
+    dh_new = m * dh_out
+    dc_new = m * dc + dh_new * o * (1.0 - tanh_c * tanh_c)
+    dz = tf.concat([dc_new * g * i * (1.0 - i),
+                    dc_new * c_prevs[t] * f * (1.0 - f),
+                    dc_new * i * (1.0 - g * g),
+                    dh_new * tanh_c * o * (1.0 - o)], axis=-1)
+    return (t - 1, (1.0 - m) * dh_out + tf.linalg.matmul(dz, kernel_t),
+            (1.0 - m) * dc + dc_new * f, dzs.write(t, dz))
+
+  zeros = tf.zeros_like(d_out[0])
+  result = tf.while_loop(lambda t, *_: t >= 0, step,
+                         (steps - 1, zeros, zeros,
+                          tf.TensorArray(d_out.dtype, size=steps)))
+  return result[3].stack()
+
+
+def _time_major(x):
+  """[K, B, T, ...] -> [T, K, B, ...]."""
+  rank = len(x.shape)
+  return tf.transpose(x, [2, 0, 1] + list(range(3, rank)))
+
+
+def _batch_major(x):
+  """[T, K, B, ...] -> [K, B, T, ...]."""
+  rank = len(x.shape)
+  return tf.transpose(x, [1, 2, 0] + list(range(3, rank)))
+
+
+@tf.custom_gradient
+def _lstm(inputs, mask, kernel, recurrent_kernel, bias):
+  """Outputs [K, B, T, u] of an LSTM over inputs [K, B, T, D]."""
+  units = recurrent_kernel.shape[-2]
+  scale = _gate_scale(units, inputs.dtype)
+  shape = tf.shape(inputs)
+  flat_x = tf.reshape(inputs, [shape[0], -1, shape[3]])     # [K, B*T, D]
+  xw = tf.linalg.matmul(flat_x, kernel) + bias[:, tf.newaxis, :]
+  xw = tf.reshape(xw, tf.concat([shape[:3], [4 * units]], axis=0))
+  mask_tm = _time_major(mask[..., tf.newaxis])
+  outs, acts, cells, h_prevs, c_prevs = _forward(
+      _time_major(xw), mask_tm, recurrent_kernel, scale, units)
+
+  def grad(d_outputs):
+    dz = _backward(_time_major(d_outputs), mask_tm, acts, cells, c_prevs,
+                   recurrent_kernel)
+    dz = _batch_major(dz)                                    # [K, B, T, 4u]
+    flat_dz = tf.reshape(dz, [shape[0], -1, 4 * units])      # [K, B*T, 4u]
+    flat_h = tf.reshape(_batch_major(h_prevs), [shape[0], -1, units])
+    d_kernel = tf.linalg.matmul(flat_x, flat_dz, transpose_a=True)
+    d_recurrent = tf.linalg.matmul(flat_h, flat_dz, transpose_a=True)
+    d_bias = tf.reduce_sum(flat_dz, axis=1)
+    d_inputs = tf.reshape(
+        tf.linalg.matmul(flat_dz, kernel, transpose_b=True), shape)
+    return d_inputs, tf.zeros_like(mask), d_kernel, d_recurrent, d_bias
+
+  return _batch_major(outs), grad
+
+
+def lstm_sequence(inputs, kernel, recurrent_kernel, bias, mask=None):
+  """Per-client LSTM outputs for every timestep.
+
+  Args:
+    inputs: [K, B, T, D] float.
+    kernel: [K, D, 4u]; recurrent_kernel: [K, u, 4u]; bias: [K, 4u]
+      (Keras layout, gate order i, f, c, o).
+    mask: optional [K, B, T] bool; False steps carry the state over (and
+      output it), as in Keras.
+
+  Returns:
+    [K, B, T, u] hidden states.
+  """
+  if mask is None:
+    mask = tf.ones(tf.shape(inputs)[:3], inputs.dtype)
+  else:
+    mask = tf.cast(mask, inputs.dtype)
+  return _lstm(inputs, mask, kernel, recurrent_kernel, bias)
+
+
+class FusedLSTM(tf.keras.layers.Layer):
+  """Drop-in for `tf.keras.layers.LSTM(units, return_sequences=...)`.
+
+  Same weights (kernel, recurrent_kernel, bias; same shapes, order and
+  initializers, forget-gate bias 1), same outputs, same gradients; faster
+  training on CPU. Supports Keras masks.
+  """
+
+  def __init__(self, units: int, return_sequences: bool = False, **kwargs):
+    super().__init__(**kwargs)
+    self.units = units
+    self.return_sequences = return_sequences
+    self.supports_masking = True
+
+  def build(self, input_shape):
+    units, dim = self.units, int(input_shape[-1])
+    self.kernel = self.add_weight(
+        'kernel', shape=(dim, 4 * units),
+        initializer=tf.keras.initializers.GlorotUniform())
+    self.recurrent_kernel = self.add_weight(
+        'recurrent_kernel', shape=(units, 4 * units),
+        initializer=tf.keras.initializers.Orthogonal())
+
+    def bias_init(shape, dtype=None):
+      del shape
+      return tf.concat([tf.zeros([units], dtype), tf.ones([units], dtype),
+                        tf.zeros([2 * units], dtype)], axis=0)
+
+    self.bias = self.add_weight('bias', shape=(4 * units,),
+                                initializer=bias_init)
+    super().build(input_shape)
+
+  def call(self, inputs, mask=None):
+    batch_mask = None if mask is None else mask[tf.newaxis]
+    outputs = lstm_sequence(inputs[tf.newaxis], self.kernel[tf.newaxis],
+                            self.recurrent_kernel[tf.newaxis],
+                            self.bias[tf.newaxis], batch_mask)[0]
+    # Masked steps output the carried state, so the last step is the last
+    # real output, as in Keras.
+    return outputs if self.return_sequences else outputs[:, -1]
+
+  def compute_mask(self, inputs, mask=None):
+    return mask if self.return_sequences else None
+
+  def get_config(self):
+    return {**super().get_config(), 'units': self.units,
+            'return_sequences': self.return_sequences}
+
