@@ -26,6 +26,7 @@ from tff_lstm.algorithms import learning_process
 from tff_lstm.data import sql_writer
 from tff_lstm.algorithms import optimizers
 from tff_lstm.algorithms import schedules
+from tff_lstm.algorithms import vectorized_cohort
 from tff_lstm.tasks import task_flags
 from tff_lstm.training import loop
 from tff_lstm.training import outputs
@@ -55,6 +56,13 @@ for _side, _lr in (('client', 1.0), ('server', 1.0)):
                      'Adam/Yogi/Adagrad epsilon (adaptivity, tau in Reddi et al.).')
   flags.DEFINE_float(f'{_side}_initial_accumulator_value', 0.0,
                      'Yogi/Adagrad initial preconditioner (0: TFF default).')
+_CLIENT_PARALLELISM = flags.DEFINE_enum(
+    'client_parallelism', 'auto',
+    ('auto',) + learning_process.CLIENT_PARALLELISMS,
+    'How a round trains its clients: sequential (TFF, one client after '
+    'another), vectorized (the whole cohort as one batched computation: '
+    'FedAvg/FedOpt, local SGD, LSTM language models), auto (vectorized '
+    'where it applies, else sequential).')
 _CLIENT_LR_SCHEDULE = flags.DEFINE_enum(
     'client_lr_schedule', 'constant', schedules.SCHEDULES,
     'Client learning rate over rounds (fedavg only).')
@@ -144,9 +152,29 @@ def _build_task():
   return task_flags.create_task_from_flags(train_spec)
 
 
-def _build_process(task, aggregation: aggregation_config.AggregationConfig):
+def _client_parallelism(task) -> str:
+  """The --client_parallelism to use, with 'auto' resolved."""
+  requested = _CLIENT_PARALLELISM.value
+  if _WORKER_ADDRESSES.value is not None:
+    if requested == 'vectorized':
+      raise ValueError('--client_parallelism=vectorized trains the cohort in '
+                       'one place; it cannot be split over --worker_addresses.')
+    return 'sequential'
+  if requested != 'auto':
+    return requested
+  return learning_process.auto_client_parallelism(
+      task.keras_model_fn, algorithm=_ALGORITHM.value,
+      client_optimizer=_optimizer_config('client'),
+      client_lr_schedule=_CLIENT_LR_SCHEDULE.value)
+
+
+def _build_process(task, aggregation: aggregation_config.AggregationConfig,
+                   client_parallelism: str):
   return learning_process.build_learning_process(
       task.model_fn,
+      client_parallelism=client_parallelism,
+      keras_model_fn=task.keras_model_fn,
+      client_batch_size=_CLIENT_BATCH_SIZE.value,
       model_aggregator=aggregation_config.build_aggregator(
           aggregation, _CLIENTS_PER_ROUND.value, _CLIENT_WEIGHTING.value),
       algorithm=_ALGORITHM.value,
@@ -221,13 +249,16 @@ def main(argv):
     aggregation = aggregation_flags.aggregation_config_from_flags()
     aggregation.check_weighting(_CLIENT_WEIGHTING.value)
     task = _build_task()
-    process = _build_process(task, aggregation)
+    parallelism = _client_parallelism(task)
+    process = _build_process(task, aggregation, parallelism)
     privacy_fn = _privacy_metrics_fn(
         aggregation, len(task.datasets.train_data.client_ids))
     worker_addresses = (
         remote_runtime.parse_addresses(_WORKER_ADDRESSES.value)
         if _WORKER_ADDRESSES.value is not None else None)
-    outputs.write_hparams(exp_dir, _hparams())
+    outputs.write_hparams(
+        exp_dir, {**_hparams(), 'resolved_client_parallelism': parallelism})
+    print(f'client parallelism: {parallelism}', flush=True)
   except (ValueError, FileNotFoundError,
           sql_writer.ForeignDatabaseError) as e:
     print(f'error: {e}', file=sys.stderr)
@@ -239,8 +270,10 @@ def main(argv):
       federated = runtime.federated_runtime(
           runtime.WorkerSettings(verbose=_VERBOSE.value))
     with federated:
-      final = loop.run_experiment(task, process, exp_dir, config,
-                                  round_metrics_fn=privacy_fn)
+      final = loop.run_experiment(
+          task, process, exp_dir, config, round_metrics_fn=privacy_fn,
+          client_data_fn=(vectorized_cohort.indexed_client_data
+                          if parallelism == 'vectorized' else None))
   except runtime.WorkerError as e:
     print(f'error: {e}\nRerun the same command to resume from the last '
           'checkpoint.', file=sys.stderr)

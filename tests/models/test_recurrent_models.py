@@ -29,7 +29,7 @@ def test_each_cell_trains_one_round(federated_runtime, macbeth_client_data,
                                             num_layers=2, seed=3))
   keras_model = task.keras_model_fn()
   layer_types = {type(layer).__name__ for layer in keras_model.layers}
-  assert {'lstm': 'LSTM', 'gru': 'GRU',
+  assert {'lstm': 'FusedLSTM', 'keras_lstm': 'LSTM', 'gru': 'GRU',
           'simple_rnn': 'SimpleRNN'}[cell_type] in layer_types
   process = learning_process.build_learning_process(
       task.model_fn,
@@ -46,7 +46,7 @@ def test_each_cell_trains_one_round(federated_runtime, macbeth_client_data,
 
 
 def test_unknown_cell_type_names_the_valid_ones():
-  with pytest.raises(ValueError, match='lstm, gru, simple_rnn'):
+  with pytest.raises(ValueError, match='lstm, keras_lstm, gru, simple_rnn'):
     model_config.ModelConfig(cell_type='transformer')
 
 

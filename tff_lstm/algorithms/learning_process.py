@@ -9,11 +9,17 @@ from typing import Optional
 
 import tensorflow_federated as tff
 
+from tff_lstm.algorithms import cohort_model
 from tff_lstm.algorithms import optimizers
 from tff_lstm.algorithms import schedules
+from tff_lstm.algorithms import vectorized_cohort
 
 ALGORITHMS = ('fedavg', 'fedprox', 'fedsgd')
 CLIENT_WEIGHTINGS = ('num_examples', 'uniform')
+# sequential: TFF trains the sampled clients one by one (its own builders).
+# vectorized: the whole cohort as one batched computation (FedAvg/FedOpt with
+# local SGD on Embedding -> LSTM -> Dense models; see vectorized_cohort).
+CLIENT_PARALLELISMS = ('sequential', 'vectorized')
 
 
 def check_choice(kind: str, value: str, valid) -> str:
@@ -42,6 +48,9 @@ def build_learning_process(
     proximal_strength: float = 0.0,
     client_lr_schedule: str = 'constant',
     schedule_kwargs: Optional[dict[str, float]] = None,
+    client_parallelism: str = 'sequential',
+    keras_model_fn=None,
+    client_batch_size: Optional[int] = None,
 ) -> tff.learning.templates.LearningProcess:
   """The LearningProcess for `algorithm` with the given optimizers and aggregator.
 
@@ -58,8 +67,13 @@ def build_learning_process(
     client_lr_schedule: name from `schedules.SCHEDULES` ('constant' keeps the
       plain builders; others use TFF's optimizer-schedule FedAvg).
     schedule_kwargs: decay_rate / decay_rounds / warmup_rounds.
+    client_parallelism: 'sequential' or 'vectorized' (then the process takes
+      `vectorized_cohort.indexed_client_data(datasets)` as client data).
+    keras_model_fn: the Keras model behind `model_fn` ('vectorized' only).
+    client_batch_size: the clients' batch size ('vectorized' only).
   """
   check_choice('algorithm', algorithm, ALGORITHMS)
+  check_choice('client parallelism', client_parallelism, CLIENT_PARALLELISMS)
   weighting_enum = client_weighting(weighting)
   uniform_aggregator = isinstance(
       model_aggregator, tff.aggregators.UnweightedAggregationFactory)
@@ -83,6 +97,16 @@ def build_learning_process(
                        '(uniformly with an unweighted aggregator).')
     return tff.learning.algorithms.build_fed_sgd(
         model_fn, server_optimizer_fn=server,
+        model_aggregator=model_aggregator)
+
+  if client_parallelism == 'vectorized':
+    _check_vectorizable(algorithm, client_optimizer, client_lr_schedule)
+    return vectorized_cohort.build_vectorized_fed_avg(
+        model_fn, keras_model_fn,
+        client_learning_rate=client_optimizer.learning_rate,
+        server_optimizer=server, batch_size=client_batch_size,
+        uniform_weighting=(
+            weighting_enum == tff.learning.ClientWeighting.UNIFORM),
         model_aggregator=model_aggregator)
 
   client = optimizers.build_optimizer(client_optimizer)
@@ -114,3 +138,32 @@ def build_learning_process(
   return tff.learning.algorithms.build_weighted_fed_avg(
       model_fn, client_optimizer_fn=client, server_optimizer_fn=server,
       client_weighting=weighting_enum, model_aggregator=model_aggregator)
+
+
+def auto_client_parallelism(keras_model_fn, *, algorithm: str,
+                            client_optimizer: optimizers.OptimizerConfig,
+                            client_lr_schedule: str) -> str:
+  """'vectorized' when the cohort path supports this setting, else 'sequential'."""
+  try:
+    _check_vectorizable(algorithm, client_optimizer, client_lr_schedule)
+    cohort_model.build_forward(keras_model_fn())
+  except ValueError:
+    return 'sequential'
+  return 'vectorized'
+
+
+def _check_vectorizable(algorithm, client_optimizer, client_lr_schedule):
+  """The vectorized cohort runs FedAvg/FedOpt with plain local SGD only."""
+  problems = []
+  if algorithm != 'fedavg':
+    problems.append(f'algorithm {algorithm!r} (needs fedavg)')
+  if client_optimizer.name != 'sgd' or client_optimizer.momentum:
+    problems.append(f'client optimizer {client_optimizer.name!r} with momentum '
+                    f'{client_optimizer.momentum} (needs sgd, momentum 0)')
+  if client_lr_schedule != 'constant':
+    problems.append(f'client lr schedule {client_lr_schedule!r} (needs '
+                    'constant)')
+  if problems:
+    raise ValueError('client_parallelism=vectorized does not support '
+                     + '; '.join(problems)
+                     + '. Use client_parallelism=sequential.')

@@ -1,11 +1,19 @@
-"""The recurrent cell as a choice: one flag switches LSTM, GRU and SimpleRNN."""
+"""The recurrent cell as a choice: one flag switches LSTM, GRU and SimpleRNN.
+
+'lstm' is our `FusedLSTM`: the same function and weights as Keras' LSTM with
+a faster backward pass on CPU. 'keras_lstm' is `tf.keras.layers.LSTM` itself,
+kept for comparison and for checking equivalence.
+"""
 
 import tensorflow as tf
 
-CELL_TYPES = ('lstm', 'gru', 'simple_rnn')
+from tff_lstm.models import fused_lstm
+
+CELL_TYPES = ('lstm', 'keras_lstm', 'gru', 'simple_rnn')
 
 _LAYERS = {
-    'lstm': tf.keras.layers.LSTM,
+    'lstm': fused_lstm.FusedLSTM,
+    'keras_lstm': tf.keras.layers.LSTM,
     'gru': tf.keras.layers.GRU,
     'simple_rnn': tf.keras.layers.SimpleRNN,
 }

@@ -65,6 +65,7 @@ def run_experiment(
     exp_dir: str,
     config: LoopConfig,
     round_metrics_fn: Optional[Callable[[int], dict[str, Any]]] = None,
+    client_data_fn: Optional[Callable[[list[Any]], Any]] = None,
 ) -> dict[str, Any]:
   """Trains `process` on `task`, resuming from the last checkpoint in `exp_dir`.
 
@@ -75,6 +76,8 @@ def run_experiment(
     config: rounds, cadences, seeds.
     round_metrics_fn: round -> extra metrics recorded with that round (e.g.
       the DP epsilon spent so far).
+    client_data_fn: turns the round's client datasets into the process'
+      client data (e.g. `vectorized_cohort.indexed_client_data`).
 
   Returns:
     The final model's metrics on the full test split (also written to
@@ -88,6 +91,10 @@ def run_experiment(
   train_selection = selection.build_dataset_selection_fn(
       task.datasets.train_data, task.datasets.train_preprocess_fn,
       config.clients_per_round, config.seed)
+  if client_data_fn is not None:
+    select_datasets = train_selection
+    train_selection = lambda round_num: client_data_fn(
+        select_datasets(round_num))
   eval_ids = evaluation.sample_test_client_ids(task, config.clients_per_eval,
                                                config.seed)
   periodic_eval = evaluation.build_evaluation_fn(

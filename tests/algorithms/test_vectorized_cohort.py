@@ -1,0 +1,165 @@
+"""The vectorized cohort computes the sequential TFF round, batched."""
+
+import numpy as np
+import pytest
+import tensorflow_federated as tff
+
+from tff_lstm.aggregation import config as aggregation_config
+from tff_lstm.algorithms import learning_process
+from tff_lstm.algorithms import optimizers
+from tff_lstm.algorithms import vectorized_cohort
+from tff_lstm.tasks import model_config
+from tff_lstm.tasks import shakespeare_char
+
+_BATCH = 4
+
+
+def _task(client_data, cell_type='lstm'):
+  spec = tff.simulation.baselines.ClientSpec(
+      num_epochs=1, batch_size=_BATCH, max_elements=None,
+      shuffle_buffer_size=1)  # no shuffling: both paths see the same batches
+  return shakespeare_char.create_task(
+      spec, sequence_length=12, client_data=client_data,
+      model_config=model_config.ModelConfig(cell_type=cell_type, units=8,
+                                            num_layers=2, seed=5))
+
+
+def _cohort(task, sizes):
+  """Real clients holding the given numbers of lines (unequal batch counts)."""
+  train = task.datasets.train_data
+  datasets = []
+  for size, cid in zip(sizes, sorted(train.client_ids)):
+    ds = task.datasets.train_preprocess_fn(train.create_tf_dataset_for_client(
+        cid).take(size))
+    datasets.append(ds)
+  return datasets
+
+
+def _process(task, parallelism, **kwargs):
+  kwargs.setdefault('client_optimizer',
+                    optimizers.OptimizerConfig(learning_rate=0.5))
+  return learning_process.build_learning_process(
+      task.model_fn, client_parallelism=parallelism,
+      keras_model_fn=task.keras_model_fn, client_batch_size=_BATCH, **kwargs)
+
+
+def _run(process, rounds, data, indexed):
+  state = process.initialize()
+  metrics = []
+  for _ in range(rounds):
+    out = process.next(
+        state, vectorized_cohort.indexed_client_data(data) if indexed else data)
+    state = out.state
+    metrics.append(out.metrics)
+  return process.get_model_weights(state).trainable, metrics
+
+
+def _assert_same_rounds(task, data, rounds=3, atol=2e-5, **kwargs):
+  seq_weights, seq_metrics = _run(_process(task, 'sequential', **kwargs),
+                                  rounds, data, indexed=False)
+  vec_weights, vec_metrics = _run(_process(task, 'vectorized', **kwargs),
+                                  rounds, data, indexed=True)
+  for s, v in zip(seq_weights, vec_weights):
+    np.testing.assert_allclose(v, s, atol=atol)
+  for s, v in zip(seq_metrics, vec_metrics):
+    s_train, v_train = s['client_work']['train'], v['client_work']['train']
+    assert v_train['num_examples'] == s_train['num_examples']
+    np.testing.assert_allclose(v_train['loss'], s_train['loss'], rtol=1e-5)
+  return vec_weights, vec_metrics
+
+
+def test_same_global_model_as_sequential_over_rounds(federated_runtime,
+                                                     macbeth_client_data):
+  task = _task(macbeth_client_data)
+  data = _cohort(task, [9, 1, 13, 2, 6])
+  rows = [[int(x.shape[0]) for x, _ in ds] for ds in data]
+  assert len({len(r) for r in rows}) > 2              # unequal step counts
+  assert any(r[-1] < _BATCH for r in rows)            # short last batches
+  initial = task.model_fn().trainable_variables
+  weights, metrics = _assert_same_rounds(
+      task, data, server_optimizer=optimizers.OptimizerConfig(
+          name='adam', learning_rate=0.05))
+  assert metrics[0]['client_work']['train']['num_examples'] == sum(
+      map(sum, rows))
+  assert any(not np.allclose(w, v) for w, v in zip(weights, initial))
+
+
+def test_uniform_weighting_matches_sequential(federated_runtime,
+                                              macbeth_client_data):
+  task = _task(macbeth_client_data)
+  _assert_same_rounds(task, _cohort(task, [2, 11, 5]), rounds=2,
+                      weighting='uniform')
+
+
+@pytest.mark.parametrize('config', [
+    aggregation_config.AggregationConfig(secure_aggregation=True),
+    aggregation_config.AggregationConfig(
+        dp_mechanism='gaussian_fixed', dp_noise_multiplier=0.0, dp_clip=0.05),
+], ids=['secure', 'dp_clip_only'])
+def test_composes_with_deterministic_aggregators(federated_runtime,
+                                                 macbeth_client_data, config):
+  task = _task(macbeth_client_data)
+  weighting = 'uniform' if config.dp_enabled else 'num_examples'
+  aggregator = aggregation_config.build_aggregator(config, 3, weighting)
+  _assert_same_rounds(task, _cohort(task, [3, 8, 5]), rounds=2,
+                      weighting=weighting, model_aggregator=aggregator,
+                      atol=1e-4)
+
+
+def test_composes_with_compression(federated_runtime, macbeth_client_data):
+  task = _task(macbeth_client_data)
+  config = aggregation_config.AggregationConfig(compression_bits=8,
+                                                compression_threshold=100)
+  process = _process(task, 'vectorized', model_aggregator=(
+      aggregation_config.build_aggregator(config, 3)))
+  weights, metrics = _run(process, 1, _cohort(task, [3, 8, 5]), indexed=True)
+  assert all(np.isfinite(w).all() for w in weights)
+  measurements = str(metrics[0]['aggregator'])
+  assert 'bytes' in measurements
+
+
+def test_dp_noise_reaches_the_vectorized_model(federated_runtime,
+                                               macbeth_client_data):
+  task = _task(macbeth_client_data)
+  config = aggregation_config.AggregationConfig(
+      dp_mechanism='gaussian_fixed', dp_noise_multiplier=1.0, dp_clip=0.05)
+  aggregator = aggregation_config.build_aggregator(config, 3, 'uniform')
+  data = _cohort(task, [3, 8, 5])
+  clipped, _ = _run(_process(task, 'vectorized', weighting='uniform',
+                             model_aggregator=aggregation_config.build_aggregator(
+                                 aggregation_config.AggregationConfig(
+                                     dp_mechanism='gaussian_fixed',
+                                     dp_noise_multiplier=0.0, dp_clip=0.05),
+                                 3, 'uniform')), 1, data, indexed=True)
+  noisy, _ = _run(_process(task, 'vectorized', weighting='uniform',
+                           model_aggregator=aggregator), 1, data, indexed=True)
+  diff = np.concatenate([(n - c).ravel() for n, c in zip(noisy, clipped)])
+  # Mean of 3 clipped updates plus N(0, (1.0 * 0.05 / 3)^2) per coordinate.
+  assert 0.5 * 0.05 / 3 < diff.std() < 2 * 0.05 / 3
+
+
+def test_unsupported_settings_name_the_problem(macbeth_client_data):
+  task = _task(macbeth_client_data)
+  with pytest.raises(ValueError, match="algorithm 'fedprox'"):
+    _process(task, 'vectorized', algorithm='fedprox')
+  with pytest.raises(ValueError, match='momentum'):
+    _process(task, 'vectorized', client_optimizer=optimizers.OptimizerConfig(
+        name='sgd', learning_rate=0.1, momentum=0.9))
+  gru = _task(macbeth_client_data, cell_type='gru')
+  with pytest.raises(ValueError, match="layer 'gru_0'"):
+    _process(gru, 'vectorized')
+
+
+@pytest.mark.parametrize('cell_type, algorithm, expected', [
+    ('lstm', 'fedavg', 'vectorized'),
+    ('keras_lstm', 'fedavg', 'vectorized'),
+    ('gru', 'fedavg', 'sequential'),
+    ('lstm', 'fedprox', 'sequential'),
+])
+def test_auto_picks_vectorized_where_it_applies(macbeth_client_data, cell_type,
+                                                algorithm, expected):
+  task = _task(macbeth_client_data, cell_type=cell_type)
+  assert learning_process.auto_client_parallelism(
+      task.keras_model_fn, algorithm=algorithm,
+      client_optimizer=optimizers.OptimizerConfig(),
+      client_lr_schedule='constant') == expected

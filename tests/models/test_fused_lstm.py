@@ -1,0 +1,84 @@
+"""FusedLSTM is tf.keras.layers.LSTM: same weights, outputs and gradients."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tff_lstm.models import fused_lstm
+from tff_lstm.models import language_models
+
+
+def _inputs():
+  tf.keras.utils.set_random_seed(1)
+  x = tf.random.normal([3, 9, 5])
+  # Trailing padding of different lengths, as in padded text batches.
+  mask = tf.sequence_mask([9, 5, 2], 9)
+  return x, mask
+
+
+def _pair(return_sequences, units=6):
+  keras_layer = tf.keras.layers.LSTM(units, return_sequences=return_sequences)
+  fused = fused_lstm.FusedLSTM(units, return_sequences=return_sequences)
+  x, _ = _inputs()
+  keras_layer(x)
+  fused(x)
+  # Perturb the initial weights so zero biases do not hide a gate mix-up.
+  rng = np.random.default_rng(0)
+  weights = [w + 0.3 * rng.standard_normal(w.shape).astype(np.float32)
+             for w in keras_layer.get_weights()]
+  keras_layer.set_weights(weights)
+  fused.set_weights(weights)
+  return keras_layer, fused
+
+
+def _value_and_grads(layer, x, mask):
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = layer(x, mask=mask)
+    loss = tf.reduce_sum(y * tf.sin(3.0 * y))
+  return y, tape.gradient(loss, [x] + layer.trainable_variables)
+
+
+@pytest.mark.parametrize('return_sequences', [True, False])
+@pytest.mark.parametrize('masked', [True, False])
+def test_same_outputs_and_gradients_as_keras_lstm(return_sequences, masked):
+  x, mask = _inputs()
+  mask = mask if masked else None
+  keras_layer, fused = _pair(return_sequences)
+  y_keras, g_keras = _value_and_grads(keras_layer, x, mask)
+  y_fused, g_fused = _value_and_grads(fused, x, mask)
+  np.testing.assert_allclose(y_fused, y_keras, atol=1e-5)
+  for a, b in zip(g_fused, g_keras):
+    np.testing.assert_allclose(a, b, atol=1e-5)
+  assert float(tf.reduce_max(tf.abs(g_keras[2]))) > 1e-3  # not trivially 0
+
+
+def test_same_inside_tf_function():
+  x, mask = _inputs()
+  keras_layer, fused = _pair(True)
+  graph = tf.function(_value_and_grads)
+  y_keras, g_keras = graph(keras_layer, x, mask)
+  y_fused, g_fused = graph(fused, x, mask)
+  np.testing.assert_allclose(y_fused, y_keras, atol=1e-5)
+  for a, b in zip(g_fused, g_keras):
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_weights_interchange_with_a_keras_lstm_model():
+  fused_model = language_models.build_char_lm(
+      20, units=8, cell_type='lstm', sequence_length=7, seed=0)
+  keras_model = language_models.build_char_lm(
+      20, units=8, cell_type='keras_lstm', sequence_length=7, seed=1)
+  assert [v.shape for v in fused_model.trainable_variables] == [
+      v.shape for v in keras_model.trainable_variables]
+  keras_model.set_weights(fused_model.get_weights())
+  tokens = tf.constant([[3, 4, 5, 6, 0, 0, 0], [1, 2, 3, 4, 5, 6, 7]],
+                       tf.int64)
+  np.testing.assert_allclose(fused_model(tokens), keras_model(tokens),
+                             atol=1e-5)
+
+
+def test_initial_forget_bias_is_one_as_in_keras():
+  layer = fused_lstm.FusedLSTM(4)
+  layer(tf.zeros([1, 2, 3]))
+  np.testing.assert_array_equal(layer.bias.numpy(), [0] * 4 + [1] * 4 + [0] * 8)
