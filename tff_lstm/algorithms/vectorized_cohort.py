@@ -5,8 +5,10 @@ of 4 sequences: thousands of tiny ops per round. Here the round's clients are
 gathered at the server, their copies of the model are stacked on a leading
 client axis, and every local step of every client runs as one batched step
 (batched matmuls, one fused LSTM over all clients). The sum of the clients'
-losses has exactly each client's own gradient in its slice, and a client with
-fewer batches gets all-padding steps whose update is masked to zero. The
+losses has exactly each client's own gradient in its slice. Clients run
+longest first, and a client leaves the batch when its data ends (instead of
+stepping on masked padding), so real, skewed cohorts cost what their longest
+client costs, not K times it. The
 resulting per-client updates are handed back to their clients and go through
 the same TFF aggregator (weighted mean, DP, secure, compression) and server
 optimizer as in `tff.learning.algorithms.build_weighted_fed_avg`, so the new
@@ -83,14 +85,24 @@ def _cohort_tensors(batch_size, element_spec):
   return client_tensors, empty_cohort, concat
 
 
-def _stack_by_client(cohort):
-  """[sum S, ...] in arrival order -> [K, S_max, ...] in client-index order."""
+def _stack_longest_first(cohort):
+  """[sum S, ...] in arrival order -> [K, S_max, ...], longest client first.
+
+  Returns x, y, rows, the clients' step counts (descending) and `rank`, each
+  client index's position in that order.
+  """
   counts = cohort['num_batches']
   num_clients = tf.size(counts)
+  by_index = tf.scatter_nd(cohort['index'][:, tf.newaxis], counts,
+                           [num_clients])
+  order = tf.argsort(by_index, direction='DESCENDING', stable=True)
+  rank = tf.scatter_nd(order[:, tf.newaxis], tf.range(num_clients),
+                       [num_clients])
   starts = tf.cumsum(counts, exclusive=True)
   owner = tf.repeat(tf.range(num_clients), counts)
   step = tf.range(tf.size(owner)) - tf.gather(starts, owner)
-  where = tf.stack([tf.gather(cohort['index'], owner), step], axis=1)
+  slot = tf.gather(rank, tf.gather(cohort['index'], owner))
+  where = tf.stack([slot, step], axis=1)
   max_steps = tf.reduce_max(tf.concat([counts, [0]], axis=0))
 
   def scatter(values):
@@ -98,11 +110,18 @@ def _stack_by_client(cohort):
     return tf.scatter_nd(where, values, shape)
 
   return (scatter(cohort['x']), scatter(cohort['y']), scatter(cohort['rows']),
-          scatter(tf.ones_like(owner, tf.float32)))
+          tf.gather(by_index, order), rank)
 
 
 def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights):
-  """The server-side TF function: all clients' local SGD at once."""
+  """The server-side TF function: all clients' local SGD at once.
+
+  Clients are sorted longest first, so at every step the clients that still
+  have a batch are a prefix. Training runs in phases: each phase steps the
+  prefix of live clients until the shortest of them is done, then drops it.
+  No step computes on padding, so a cohort with one long client costs about
+  that client's steps, not K times them.
+  """
 
   def per_client_loss(weights, x, y):
     logits = forward(weights, x)                               # [K,B,T,V]
@@ -116,29 +135,46 @@ def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights):
     return loss, tf.reduce_sum(correct), tf.reduce_sum(valid)
 
   def train(global_weights, cohort):
-    x, y, rows, step_mask = _stack_by_client(cohort)
+    x, y, rows, steps, rank = _stack_longest_first(cohort)
     num_clients = tf.shape(x)[0]
-    start = [tf.repeat(w[tf.newaxis], num_clients, axis=0)
-             for w in global_weights]
-    zero = tf.constant(0.0)
+    weights = [tf.repeat(w[tf.newaxis], num_clients, axis=0)
+               for w in global_weights]
+    invariants = [tf.TensorShape([None] + w.shape.as_list()[1:])
+                  for w in weights]
 
-    def local_step(s, weights, loss_sum, correct, valid):
-      with tf.GradientTape() as tape:
-        tape.watch(weights)
-        loss, batch_correct, batch_valid = per_client_loss(weights, x[:, s],
-                                                           y[:, s])
-        total = tf.reduce_sum(loss)
-      grads = tape.gradient(total, weights)
-      live = step_mask[:, s]
-      new = [w - learning_rate * tf.reshape(live, [-1] + [1] * (len(w.shape) - 1))
-             * tf.convert_to_tensor(g) for w, g in zip(weights, grads)]
-      batch_rows = tf.cast(rows[:, s], tf.float32)
-      return (s + 1, new, loss_sum + tf.reduce_sum(loss * batch_rows),
-              correct + batch_correct, valid + batch_valid)
+    def phase(s, weights, totals):
+      live = tf.reduce_sum(tf.cast(steps > s, tf.int32))
+      end = steps[live - 1]
 
-    _, trained, loss_sum, correct, valid = tf.while_loop(
-        lambda s, *_: s < tf.shape(x)[1], local_step,
-        (tf.constant(0), start, zero, zero, zero))
+      def step(t, active, totals):
+        with tf.GradientTape() as tape:
+          tape.watch(active)
+          loss, correct, valid = per_client_loss(active, x[:live, t],
+                                                 y[:live, t])
+          total = tf.reduce_sum(loss)
+        grads = tape.gradient(total, active)
+        active = [w - learning_rate * tf.convert_to_tensor(g)
+                  for w, g in zip(active, grads)]
+        batch_rows = tf.cast(rows[:live, t], tf.float32)
+        totals += tf.stack([tf.reduce_sum(loss * batch_rows), correct, valid])
+        return t + 1, active, totals
+
+      s, active, totals = tf.while_loop(
+          lambda t, *_: t < end, step,
+          (s, [w[:live] for w in weights], totals),
+          shape_invariants=(tf.TensorShape([]), invariants,
+                            tf.TensorShape([3])))
+      weights = [tf.concat([a, w[live:]], axis=0)
+                 for a, w in zip(active, weights)]
+      return s, weights, totals
+
+    max_steps = tf.reduce_max(tf.concat([steps, [0]], axis=0))
+    _, trained, totals = tf.while_loop(
+        lambda s, *_: s < max_steps, phase,
+        (tf.constant(0), weights, tf.zeros([3])),
+        shape_invariants=(tf.TensorShape([]), invariants,
+                          tf.TensorShape([3])))
+    trained = [tf.gather(w, rank) for w in trained]   # back to index order
     deltas = [w0[tf.newaxis] - w for w0, w in zip(global_weights, trained)]
     finite = tf.reduce_all(tf.stack(
         [tf.reduce_all(tf.math.is_finite(tf.reshape(d, [num_clients, -1])),
@@ -147,15 +183,17 @@ def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights):
     # As TFF's client update: a non-finite update is zeroed and weighs 0.
     deltas = [tf.where(tf.reshape(finite, [-1] + [1] * (len(d.shape) - 1)),
                        d, tf.zeros_like(d)) for d in deltas]
-    examples = tf.reduce_sum(tf.cast(rows, tf.float32), axis=1)
-    weights = finite_f if uniform_weights else examples * finite_f
+    examples = tf.gather(tf.reduce_sum(tf.cast(rows, tf.float32), axis=1),
+                         rank)
+    client_weights = finite_f if uniform_weights else examples * finite_f
     num_examples = tf.reduce_sum(examples)
+    loss_sum, correct, valid = tf.unstack(totals)
     metrics = collections.OrderedDict(
         loss=tf.math.divide_no_nan(loss_sum, num_examples),
         accuracy=tf.math.divide_no_nan(correct, valid),
         num_examples=tf.cast(num_examples, tf.int64),
-        num_batches=tf.cast(tf.reduce_sum(step_mask), tf.int64))
-    return deltas, weights, metrics
+        num_batches=tf.cast(tf.reduce_sum(steps), tf.int64))
+    return deltas, client_weights, metrics
 
   return train
 
