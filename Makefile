@@ -35,6 +35,21 @@ run: data
 test: data
 	$(VPY) -m pytest $(TEST_ARGS)
 
+# The PyTorch peer's own venv (nothing of ours depends on torch).
+TORCH_VENV := benchmarks/.venv-torch
+TORCH_STAMP := $(TORCH_VENV)/.installed
+
+$(TORCH_STAMP): benchmarks/requirements-torch.txt
+	@test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r benchmarks/requirements-torch.txt
+	@touch $(TORCH_STAMP)
+
+# Round speed of TFF configurations vs the PyTorch peer (about 25 min):
+# results/benchmarks/round_speed.{json,md}. BENCH_ARGS=--noscaling to skip the grid.
+BENCH_ARGS ?=
+bench: data $(TORCH_STAMP)
+	$(VPY) benchmarks/round_speed.py $(BENCH_ARGS)
+
 workers: setup
 	$(VPY) experiments/run_worker.py --num_workers=$(N)
 

@@ -1,0 +1,226 @@
+"""`make bench`: seconds per FedAvg round, TFF configurations vs a PyTorch peer.
+
+All configurations train the same fixed rounds of real Shakespeare clients
+(round_data.py). Each runs in its own process (with its own TFF worker);
+rounds are interleaved across configurations (round r of every configuration
+before round r+1 of any), so machine noise hits them alike and ratios are taken
+within one run. Round 0 is the warm-up (tracing; reported as first_round_s);
+medians are over the rest. Peak memory is the largest sum of resident memory
+over a configuration's process and all its children (TFF's worker included),
+sampled every 50 ms.
+
+Writes results/benchmarks/round_speed.json and round_speed.md.
+"""
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from absl import app
+from absl import flags
+import psutil
+
+import round_data
+
+_ROUNDS = flags.DEFINE_integer('rounds', 6, 'Rounds per configuration '
+                               '(the first is the warm-up).')
+_OUT = flags.DEFINE_string('output_dir', 'results/benchmarks',
+                           'Where the JSON and markdown go.')
+_TORCH_PYTHON = flags.DEFINE_string(
+    'torch_python', 'benchmarks/.venv-torch/bin/python',
+    'Python of the PyTorch venv (make bench creates it).')
+_SCALING = flags.DEFINE_bool('scaling', True,
+                             'Also time ours/torch_peer at 20 and 50 clients '
+                             'and LSTM widths 128 and 512.')
+_REDDI_ROUNDS = 1200
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Config:
+  """One configuration's process, answering `round r` with its seconds."""
+
+  def __init__(self, key, argv, env=None):
+    self.key = key
+    self.proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env=env, cwd=os.getcwd())
+    self.peak_rss = 0
+    self.seconds = []
+    self.info = self._read()
+    self._sampling = True
+    self._sampler = threading.Thread(target=self._sample, daemon=True)
+    self._sampler.start()
+
+  def _read(self):
+    line = self.proc.stdout.readline()
+    if not line:
+      raise RuntimeError(f'benchmark configuration {self.key!r} exited '
+                         f'with code {self.proc.wait()}; see its stderr above')
+    return json.loads(line)
+
+  def _sample(self):
+    root = psutil.Process(self.proc.pid)
+    while self._sampling:
+      try:
+        procs = [root] + root.children(recursive=True)
+        rss = sum(p.memory_info().rss for p in procs)
+        self.peak_rss = max(self.peak_rss, rss)
+      except psutil.Error:
+        pass
+      time.sleep(0.05)
+
+  def run_round(self, round_num):
+    self.proc.stdin.write(f'round {round_num}\n')
+    self.proc.stdin.flush()
+    self.seconds.append(self._read()['seconds'])
+
+  def close(self):
+    self._sampling = False
+    self.proc.stdin.close()
+    code = self.proc.wait(timeout=120)
+    self._sampler.join()
+    if code:
+      raise RuntimeError(f'configuration {self.key!r} exited with {code}')
+
+  def result(self):
+    timed = self.seconds[1:]
+    return {'median_s': statistics.median(timed),
+            'first_round_s': self.seconds[0],
+            'round_s': self.seconds,
+            'peak_rss_mb': round(self.peak_rss / 2**20, 1),
+            **{k: v for k, v in self.info.items() if k != 'ready'}}
+
+
+def _tff(config, data, units=256):
+  return [sys.executable, os.path.join(HERE, 'tff_round.py'),
+          f'--config={config}', f'--data={data}', f'--units={units}']
+
+
+def _torch(mode, data, units=256):
+  return [_TORCH_PYTHON.value, os.path.join(HERE, 'torch_peer.py'),
+          f'--mode={mode}', f'--data={data}', f'--units={units}']
+
+
+def run_interleaved(configs, rounds):
+  """Starts every configuration, then runs round r of each in turn."""
+  started = []
+  try:
+    for key, argv in configs:
+      print(f'starting {key}', flush=True)
+      started.append(Config(key, argv))
+    for r in range(rounds):
+      for config in started:
+        config.run_round(r)
+        print(f'round {r} {config.key}: {config.seconds[-1]:.2f} s',
+              flush=True)
+  finally:
+    for config in started:
+      if config.proc.poll() is None:
+        config.close()
+  return {config.key: config.result() for config in started}
+
+
+def _write(results, out_dir, command):
+  os.makedirs(out_dir, exist_ok=True)
+  with open(os.path.join(out_dir, 'round_speed.json'), 'w') as f:
+    json.dump(results, f, indent=2, sort_keys=True)
+    f.write('\n')
+  main = results['uniform']
+  stock = main['stock']['median_s']
+  lines = [
+      '# Round speed: TFF configurations and the PyTorch peer', '',
+      f'Command: `{command}` ({results["meta"]["date"]}, '
+      f'{results["meta"]["cpus"]} CPUs, {results["meta"]["rounds"]} rounds '
+      'each, the first a warm-up; medians of the rest).', '',
+      'Uniform round: 10 real Shakespeare clients x their first 64 sequences, '
+      'batch 4, 1 epoch (160 steps), 2x256 LSTM.', '',
+      '| configuration | median s/round | vs stock | first round s | '
+      'peak RSS MB (all processes) |', '|---|---|---|---|---|']
+  for key, r in main.items():
+    lines.append(f'| `{key}` | {r["median_s"]:.2f} | '
+                 f'{stock / r["median_s"]:.2f}x | {r["first_round_s"]:.1f} | '
+                 f'{r["peak_rss_mb"]:.0f} |')
+  if 'real' in results:
+    lines += ['', 'Real round: 10 clients drawn as run_federated.py draws them, '
+              'all their data (skewed sizes).', '',
+              '| configuration | median s/round | first round s | peak RSS MB |',
+              '|---|---|---|---|']
+    for key, r in results['real'].items():
+      lines.append(f'| `{key}` | {r["median_s"]:.2f} | '
+                   f'{r["first_round_s"]:.1f} | {r["peak_rss_mb"]:.0f} |')
+  if 'scaling' in results:
+    lines += ['', 'Scaling (uniform rounds):', '',
+              '| configuration | clients | units | median s/round | '
+              'peak RSS MB |', '|---|---|---|---|---|']
+    for key, r in results['scaling'].items():
+      lines.append(f'| `{r["config"]}` | {r["clients"]} | {r["units"]} | '
+                   f'{r["median_s"]:.2f} | {r["peak_rss_mb"]:.0f} |')
+  ours = main['ours']['median_s']
+  lines += ['', f'Projected wall time of {_REDDI_ROUNDS} rounds (Reddi et al. '
+            f'2021 Shakespeare: 10 clients, batch 4, 1 epoch) at `ours`\' '
+            f'uniform-round median: {_REDDI_ROUNDS * ours / 3600:.2f} h '
+            '(training only, no evaluation).']
+  if 'real' in results:
+    real = results['real']['ours']['median_s']
+    lines.append(f'At the real-round median: {_REDDI_ROUNDS * real / 3600:.2f} '
+                 'h.')
+  with open(os.path.join(out_dir, 'round_speed.md'), 'w') as f:
+    f.write('\n'.join(lines) + '\n')
+
+
+def main(argv):
+  del argv
+  command = 'make bench'
+  rounds = _ROUNDS.value
+  results = {'meta': {'date': datetime.date.today().isoformat(),
+                      'cpus': os.cpu_count(), 'rounds': rounds,
+                      'machine': platform.processor() or platform.machine()}}
+  with tempfile.TemporaryDirectory() as tmp:
+
+    def data(kind, clients):
+      path = os.path.join(tmp, f'{kind}_{clients}.npz')
+      if not os.path.exists(path):
+        round_data.save(path, round_data.build_rounds(kind, rounds, clients))
+      return path
+
+    uniform = data('uniform', 10)
+    results['uniform'] = run_interleaved([
+        ('stock', _tff('stock', uniform)),
+        ('ours', _tff('ours', uniform)),
+        ('vectorized', _tff('vectorized', uniform)),
+        ('sequential', _tff('sequential', uniform)),
+        ('torch_peer', _torch('sequential', uniform)),
+        ('torch_peer_cohort', _torch('cohort', uniform)),
+    ], rounds)
+    real = data('real', 10)
+    results['real'] = run_interleaved([
+        ('stock', _tff('stock', real)),
+        ('ours', _tff('ours', real)),
+        ('torch_peer', _torch('sequential', real)),
+    ], rounds)
+    if _SCALING.value:
+      scaling = {}
+      for clients, units in ((20, 256), (50, 256), (10, 128), (10, 512)):
+        path = data('uniform', clients)
+        measured = run_interleaved([
+            ('ours', _tff('ours', path, units)),
+            ('torch_peer', _torch('sequential', path, units)),
+        ], rounds)
+        for key, r in measured.items():
+          scaling[f'{key}_{clients}c_{units}u'] = {
+              'config': key, 'clients': clients, 'units': units, **r}
+      results['scaling'] = scaling
+  _write(results, _OUT.value, command)
+  print(open(os.path.join(_OUT.value, 'round_speed.md')).read())
+
+
+if __name__ == '__main__':
+  app.run(main)

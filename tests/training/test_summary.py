@@ -1,0 +1,55 @@
+"""Results tables come from a run's own metrics.csv and final_metrics.json."""
+
+import json
+import math
+
+import pytest
+
+from tff_lstm.training import plotting
+from tff_lstm.training import summary
+
+
+def _write_run(path, rows, final=None):
+  path.mkdir()
+  keys = sorted({k for row in rows for k in row})
+  lines = [','.join(keys)] + [
+      ','.join(str(row.get(k, '')) for k in keys) for row in rows]
+  (path / 'metrics.csv').write_text('\n'.join(lines) + '\n')
+  if final is not None:
+    (path / 'final_metrics.json').write_text(json.dumps(final))
+  return str(path)
+
+
+def test_row_figures_come_from_the_run(tmp_path):
+  acc = plotting.ACCURACY
+  run = _write_run(tmp_path / 'fedavg', [
+      {'round': 0, acc: 0.01},
+      {'round': 1, 'client_work/train/num_examples': 40,
+       'training_time_in_seconds': 3.0},
+      {'round': 2, 'client_work/train/num_examples': 60, acc: 0.2,
+       'training_time_in_seconds': 5.0,
+       'aggregator/mean_value/client_to_server_bytes': 1024 * 1024,
+       'aggregator/mean_value/uncompressed_bytes': 4 * 1024 * 1024},
+      {'round': 3, 'client_work/train/num_examples': 50,
+       'training_time_in_seconds': 4.0, 'privacy/epsilon': 2.5},
+  ], final={'final_test': {'accuracy': 0.25}})
+  s = summary.summarize_run(run, at_rounds=[2, 3])
+  assert s['rounds'] == 3 and s['examples_seen'] == 150
+  assert s['accuracy_at'][2] == 0.2 and math.isnan(s['accuracy_at'][3])
+  assert s['median_round_s'] == 4.0 and s['training_s'] == 12.0
+  assert s['final_accuracy'] == 0.25 and s['epsilon'] == 2.5
+  assert s['bytes_after'] == 2**20 and s['bytes_before'] == 4 * 2**20
+  table = summary.markdown_table([s], [2, 3])
+  assert '| fedavg | 3 | 150 | 0.2000 | – | 0.2500 | 4.00 | 0.00 | 2.50 | 1.0 | 4.0 |' in table
+
+
+def test_optional_columns_only_when_some_run_has_them(tmp_path):
+  run = _write_run(tmp_path / 'plain', [{'round': 1, plotting.ACCURACY: 0.3}])
+  table = summary.markdown_table([summary.summarize_run(run)])
+  assert 'epsilon' not in table and 'MB' not in table
+  assert '| plain | 1 |' in table
+
+
+def test_missing_metrics_names_the_dir(tmp_path):
+  with pytest.raises(plotting.PlotDataError, match='nothing_here'):
+    summary.summarize_run(str(tmp_path / 'nothing_here'))

@@ -1,0 +1,118 @@
+"""One markdown table of finished experiment dirs: the results/ tables.
+
+Reads only metrics.csv and final_metrics.json (federated and centralized runs
+alike), so every number in a results table comes from a run's own outputs.
+No TensorFlow: quick.
+"""
+
+import csv
+import json
+import math
+import os
+import statistics
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from tff_lstm.training import plotting
+
+FINAL_METRICS_JSON = 'final_metrics.json'
+ROUND_SECONDS = 'training_time_in_seconds'
+EPSILON = 'privacy/epsilon'
+# What aggregation.compression measures on the encoded updates, per round.
+BYTES_SUFFIXES = ('/client_to_server_bytes', '/uncompressed_bytes')
+
+
+def _rows(exp_dir: str) -> list[dict[str, str]]:
+  path = os.path.join(exp_dir, plotting.METRICS_CSV)
+  if not os.path.isfile(path):
+    raise plotting.PlotDataError(f'{exp_dir}: no {plotting.METRICS_CSV}.')
+  with open(path, newline='') as f:
+    rows = list(csv.DictReader(f))
+  return sorted(rows, key=lambda row: int(row[plotting.ROUND_KEY]))
+
+
+def _number(text: Optional[str]) -> float:
+  return float(text) if text else math.nan
+
+
+def _accuracy_at(rows, round_num: int) -> float:
+  for row in rows:
+    if int(row[plotting.ROUND_KEY]) == round_num:
+      return _number(row.get(plotting.ACCURACY))
+  return math.nan
+
+
+def _column_sum(rows, suffix: str) -> float:
+  total = math.nan
+  for row in rows:
+    for key, value in row.items():
+      if key.endswith(suffix) and value:
+        total = (0.0 if math.isnan(total) else total) + float(value)
+  return total
+
+
+def _examples_seen(rows) -> float:
+  """Centralized runs record it; federated runs sum their rounds' examples."""
+  seen = [_number(row.get(plotting.EXAMPLES_SEEN)) for row in rows
+          if row.get(plotting.EXAMPLES_SEEN)]
+  if seen:
+    return seen[-1]
+  return _column_sum(rows, plotting.FEDERATED_EXAMPLES)
+
+
+def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
+                  label: Optional[str] = None) -> dict[str, Any]:
+  """The figures one results-table row shows for `exp_dir`."""
+  rows = _rows(exp_dir)
+  final_path = os.path.join(exp_dir, FINAL_METRICS_JSON)
+  final = {}
+  if os.path.isfile(final_path):
+    with open(final_path) as f:
+      final = json.load(f)
+  seconds = [_number(row.get(ROUND_SECONDS)) for row in rows
+             if row.get(ROUND_SECONDS) and int(row[plotting.ROUND_KEY]) > 0]
+  epsilons = [_number(row.get(EPSILON)) for row in rows if row.get(EPSILON)]
+  return {
+      'label': label or os.path.basename(os.path.normpath(exp_dir)),
+      'rounds': max(int(row[plotting.ROUND_KEY]) for row in rows) if rows else 0,
+      'examples_seen': _examples_seen(rows),
+      'accuracy_at': {r: _accuracy_at(rows, r) for r in at_rounds},
+      'final_accuracy': final.get('final_test', {}).get('accuracy', math.nan),
+      'median_round_s': statistics.median(seconds) if seconds else math.nan,
+      'training_s': sum(seconds) if seconds else math.nan,
+      'epsilon': epsilons[-1] if epsilons else math.nan,
+      'bytes_after': _column_sum(rows, BYTES_SUFFIXES[0]),
+      'bytes_before': _column_sum(rows, BYTES_SUFFIXES[1]),
+  }
+
+
+def _cell(value: float, fmt: str) -> str:
+  return '–' if value is None or math.isnan(value) else format(value, fmt)
+
+
+def markdown_table(summaries: Sequence[dict[str, Any]],
+                   at_rounds: Sequence[int] = ()) -> str:
+  """Columns that some run has; absent values show as '–'."""
+  columns = [('run', lambda s: s['label']),
+             ('rounds', lambda s: str(s['rounds'])),
+             ('examples seen', lambda s: _cell(s['examples_seen'], ',.0f'))]
+  columns += [(f'test acc @{r}',
+               lambda s, r=r: _cell(s['accuracy_at'].get(r, math.nan), '.4f'))
+              for r in at_rounds]
+  columns += [('final test acc (full split)',
+               lambda s: _cell(s['final_accuracy'], '.4f')),
+              ('median s/round', lambda s: _cell(s['median_round_s'], '.2f')),
+              ('training h', lambda s: _cell(s['training_s'] / 3600, '.2f'))]
+  optional = [('epsilon', 'epsilon', '.2f'),
+              ('MB sent (all rounds)', 'bytes_after', ',.1f'),
+              ('MB uncompressed', 'bytes_before', ',.1f')]
+  for title, key, fmt in optional:
+    if any(not math.isnan(s[key]) for s in summaries):
+      scale = 2**20 if key.startswith('bytes') else 1
+      columns.append((title, lambda s, k=key, f=fmt, c=scale: _cell(
+          s[k] / c, f)))
+  lines = ['| ' + ' | '.join(title for title, _ in columns) + ' |',
+           '|' + '---|' * len(columns)]
+  for s in summaries:
+    lines.append('| ' + ' | '.join(fn(s) for _, fn in columns) + ' |')
+  return '\n'.join(lines) + '\n'
