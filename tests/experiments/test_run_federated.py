@@ -39,6 +39,7 @@ def test_outputs_exist_and_parse(shakespeare_cache_dir, tmp_path):
   assert run.returncode == 0, run.stderr[-3000:]
   exp_dir = tmp_path / 'e'
   assert 'round 2/2:' in run.stdout and 'final model after 2 rounds' in run.stdout
+  assert 'client parallelism: vectorized' in run.stdout  # auto, LSTM LM
   hparams = json.loads((exp_dir / 'hparams.json').read_text())
   assert hparams['clients_per_round'] == 3 and hparams['task'] == 'shakespeare_char'
   rows = outputs.read_metrics_csv(exp_dir)
@@ -84,6 +85,32 @@ def test_resume_after_sigkill_loses_and_duplicates_no_round(
   assert 'resuming' in resumed.stdout
   assert 'round 1/5' not in resumed.stdout  # did not start over
   assert _rounds(exp_dir) == [0, 1, 2, 3, 4, 5]
+
+
+def test_sequential_parallelism_on_request_and_vectorized_refusals(
+    shakespeare_cache_dir, tmp_path):
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=s',
+               '--total_rounds=1', '--client_parallelism=sequential'),
+      capture_output=True, text=True, timeout=600)
+  assert run.returncode == 0, run.stderr[-3000:]
+  assert 'client parallelism: sequential' in run.stdout
+  hparams = json.loads((tmp_path / 's' / 'hparams.json').read_text())
+  assert hparams['resolved_client_parallelism'] == 'sequential'
+  auto_fedprox = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=p',
+               '--total_rounds=1', '--algorithm=fedprox', '--fedprox_mu=0.1'),
+      capture_output=True, text=True, timeout=600)
+  assert auto_fedprox.returncode == 0, auto_fedprox.stderr[-3000:]
+  assert 'client parallelism: sequential' in auto_fedprox.stdout
+  refused = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=v',
+               '--total_rounds=1', '--algorithm=fedprox',
+               '--client_parallelism=vectorized'),
+      capture_output=True, text=True, timeout=600)
+  assert refused.returncode == 2
+  assert "does not support algorithm 'fedprox'" in refused.stderr
+  assert 'Traceback' not in refused.stderr
 
 
 def test_resume_with_different_settings_is_refused(shakespeare_cache_dir,
