@@ -196,6 +196,7 @@ def main(argv):
         ('stock', _tff('stock', uniform)),
         ('ours', _tff('ours', uniform)),
         ('vectorized', _tff('vectorized', uniform)),
+        ('vectorized_bf16', _tff('vectorized_bf16', uniform)),
         ('sequential', _tff('sequential', uniform)),
         ('torch_peer', _torch('sequential', uniform)),
         ('torch_peer_cohort', _torch('cohort', uniform)),

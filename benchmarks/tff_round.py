@@ -10,6 +10,7 @@ Configurations:
   sequential: our defaults with TFF's client-by-client round (fused LSTM,
               one thread per op / one op per core).
   vectorized: the whole cohort as one batched computation.
+  vectorized_bf16: the same with bfloat16 compute (--bf16).
   ours:       what run_federated.py's default (--client_parallelism=auto)
               picks for this setting.
 """
@@ -31,7 +32,7 @@ from tff_lstm.algorithms import vectorized_cohort
 from tff_lstm.tasks import model_config
 from tff_lstm.tasks import shakespeare_char
 
-CONFIGS = ('stock', 'sequential', 'vectorized', 'ours')
+CONFIGS = ('stock', 'sequential', 'vectorized', 'vectorized_bf16', 'ours')
 _CONFIG = flags.DEFINE_enum('config', 'ours', CONFIGS, 'Configuration.')
 _DATA = flags.DEFINE_string('data', None, 'round_data .npz file.',
                             required=True)
@@ -54,7 +55,8 @@ def main(argv):
       units=_UNITS.value, seed=0))
   client_lr = optimizers.OptimizerConfig(learning_rate=1.0)
   parallelism = {'stock': 'sequential', 'sequential': 'sequential',
-                 'vectorized': 'vectorized'}.get(config)
+                 'vectorized': 'vectorized',
+                 'vectorized_bf16': 'vectorized'}.get(config)
   if config == 'ours':
     parallelism = learning_process.auto_client_parallelism(
         task.keras_model_fn, algorithm='fedavg', client_optimizer=client_lr,
@@ -67,7 +69,8 @@ def main(argv):
     process = learning_process.build_learning_process(
         task.model_fn, client_optimizer=client_lr,
         client_parallelism=parallelism, keras_model_fn=task.keras_model_fn,
-        client_batch_size=_BATCH.value)
+        client_batch_size=_BATCH.value,
+        mixed_precision=config == 'vectorized_bf16')
     state = process.initialize()
     print(json.dumps({'ready': True, 'parallelism': parallelism}), flush=True)
     for line in sys.stdin:

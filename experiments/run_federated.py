@@ -63,6 +63,9 @@ _CLIENT_PARALLELISM = flags.DEFINE_enum(
     'another), vectorized (the whole cohort as one batched computation: '
     'FedAvg/FedOpt, local SGD, LSTM language models), auto (vectorized '
     'where it applies, else sequential).')
+_BF16 = flags.DEFINE_bool(
+    'bf16', False, 'bfloat16 mixed precision: compute in bfloat16, keep '
+    'weights, updates and loss in float32 (vectorized cohort only).')
 _CLIENT_LR_SCHEDULE = flags.DEFINE_enum(
     'client_lr_schedule', 'constant', schedules.SCHEDULES,
     'Client learning rate over rounds (fedavg only).')
@@ -173,6 +176,7 @@ def _build_process(task, aggregation: aggregation_config.AggregationConfig,
   return learning_process.build_learning_process(
       task.model_fn,
       client_parallelism=client_parallelism,
+      mixed_precision=_BF16.value,
       keras_model_fn=task.keras_model_fn,
       client_batch_size=_CLIENT_BATCH_SIZE.value,
       model_aggregator=aggregation_config.build_aggregator(

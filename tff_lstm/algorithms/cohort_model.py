@@ -63,8 +63,13 @@ def _layer_fn(layer):
       'models. Use --client_parallelism=sequential for this model.')
 
 
-def build_forward(keras_model: tf.keras.Model) -> Forward:
+def build_forward(keras_model: tf.keras.Model,
+                  compute_dtype: tf.DType = tf.float32) -> Forward:
   """`forward(weights, tokens [K,B,T]) -> logits [K,B,T,V]` for this model.
+
+  With `compute_dtype=tf.bfloat16` (mixed precision) the weights are cast for
+  the computation only: the float32 weights get float32 gradients (the cast's
+  gradient casts back), and the logits come back as float32 for the loss.
 
   Raises:
     ValueError: the model has a layer (GRU, SimpleRNN, ...) the cohort does
@@ -87,9 +92,10 @@ def build_forward(keras_model: tf.keras.Model) -> Forward:
                      'trainable variables are its layers\' weights in order.')
 
   def forward(weights, tokens):
+    weights = [tf.cast(w, compute_dtype) for w in weights]
     x, mask = tokens, None
     for start, count, apply in steps:
       x, mask = apply(weights[start:start + count], x, mask)
-    return x
+    return tf.cast(x, tf.float32)
 
   return forward

@@ -51,6 +51,7 @@ def build_learning_process(
     client_parallelism: str = 'sequential',
     keras_model_fn=None,
     client_batch_size: Optional[int] = None,
+    mixed_precision: bool = False,
 ) -> tff.learning.templates.LearningProcess:
   """The LearningProcess for `algorithm` with the given optimizers and aggregator.
 
@@ -71,9 +72,13 @@ def build_learning_process(
       `vectorized_cohort.indexed_client_data(datasets)` as client data).
     keras_model_fn: the Keras model behind `model_fn` ('vectorized' only).
     client_batch_size: the clients' batch size ('vectorized' only).
+    mixed_precision: bfloat16 compute with float32 weights ('vectorized' only).
   """
   check_choice('algorithm', algorithm, ALGORITHMS)
   check_choice('client parallelism', client_parallelism, CLIENT_PARALLELISMS)
+  if mixed_precision and client_parallelism != 'vectorized':
+    raise ValueError('bfloat16 mixed precision is implemented for '
+                     'client_parallelism=vectorized only.')
   weighting_enum = client_weighting(weighting)
   uniform_aggregator = isinstance(
       model_aggregator, tff.aggregators.UnweightedAggregationFactory)
@@ -107,7 +112,7 @@ def build_learning_process(
         server_optimizer=server, batch_size=client_batch_size,
         uniform_weighting=(
             weighting_enum == tff.learning.ClientWeighting.UNIFORM),
-        model_aggregator=model_aggregator)
+        model_aggregator=model_aggregator, mixed_precision=mixed_precision)
 
   client = optimizers.build_optimizer(client_optimizer)
   if algorithm == 'fedprox':

@@ -208,6 +208,7 @@ def build_vectorized_fed_avg(
     uniform_weighting: bool = False,
     model_aggregator: tff.aggregators.WeightedAggregationFactory = None,
     pad_id: int = 0,
+    mixed_precision: bool = False,
 ) -> tff.learning.templates.LearningProcess:
   """FedAvg/FedOpt whose clients train as one batched computation.
 
@@ -220,12 +221,14 @@ def build_vectorized_fed_avg(
     uniform_weighting: weigh every client 1 instead of its example count.
     model_aggregator: weighted TFF aggregation factory (default: mean).
     pad_id: label id that carries no loss (padding).
+    mixed_precision: compute in bfloat16 (float32 weights, updates and loss).
 
   Returns:
     A `tff.learning.templates.LearningProcess` whose client data are
     `indexed_client_data(datasets)`.
   """
-  forward = cohort_model.build_forward(keras_model_fn())
+  forward = cohort_model.build_forward(
+      keras_model_fn(), tf.bfloat16 if mixed_precision else tf.float32)
   if model_aggregator is None:
     model_aggregator = tff.aggregators.MeanFactory()
 
