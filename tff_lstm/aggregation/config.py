@@ -16,6 +16,7 @@ from tff_lstm.aggregation import compression
 from tff_lstm.aggregation import dp
 from tff_lstm.aggregation import robust
 from tff_lstm.aggregation import secure
+from tff_lstm.aggregation import trimmed_mean
 
 DP_MECHANISMS = ('off',) + dp.MECHANISMS
 CLIENT_WEIGHTINGS = ('num_examples', 'uniform')
@@ -59,7 +60,9 @@ class AggregationConfig:
     hadamard: random Hadamard rotation before quantizing (needs compression).
     robust: zeroing of enormous updates plus adaptive norm clipping (with DP:
       zeroing only, DP clips); non-finite updates are zeroed by TFF's client
-      work regardless. None: on unless DP is on.
+      work regardless. None: on unless DP or the trimmed mean is on.
+    trimmed_mean_fraction: coordinate-wise trimmed mean (trimmed_mean.py)
+      dropping this share of clients at each end, instead of the mean.
   """
 
   dp_mechanism: str = 'off'
@@ -74,6 +77,7 @@ class AggregationConfig:
   compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD
   hadamard: bool = False
   robust: Optional[bool] = None
+  trimmed_mean_fraction: Optional[float] = None
 
   def __post_init__(self):
     if self.dp_mechanism not in DP_MECHANISMS:
@@ -82,6 +86,7 @@ class AggregationConfig:
     self._check_dp()
     self._check_secure()
     self._check_compression()
+    self._check_trimmed_mean()
 
   def _check_dp(self):
     dp_settings = ('dp_noise_multiplier', 'dp_clip',
@@ -162,18 +167,33 @@ class AggregationConfig:
                        '--secure_aggregation with DP (distributed DP quantizes '
                        'to --secure_bits) instead.')
 
+  def _check_trimmed_mean(self):
+    if self.trimmed_mean_fraction is None:
+      return
+    others = [name for name, on in (
+        ('--dp_mechanism', self.dp_enabled),
+        ('--secure_aggregation', self.secure_aggregation),
+        ('--compression', self.compression_bits is not None)) if on]
+    if others:
+      raise ValueError('--trimmed_mean_fraction needs every client update at '
+                       f'the server in the clear; it cannot be combined with '
+                       f'{", ".join(others)}.')
+    trimmed_mean.TrimmedMeanFactory(self.trimmed_mean_fraction)  # validates
+
   @property
   def dp_enabled(self) -> bool:
     return self.dp_mechanism != 'off'
 
   @property
   def requires_uniform_weighting(self) -> bool:
-    """DP bounds each client's influence: every clipped update counts once."""
-    return self.dp_enabled
+    """DP and the trimmed mean count every client's update once."""
+    return self.dp_enabled or self.trimmed_mean_fraction is not None
 
   @property
   def robust_enabled(self) -> bool:
-    return (not self.dp_enabled) if self.robust is None else self.robust
+    if self.robust is not None:
+      return self.robust
+    return not self.dp_enabled and self.trimmed_mean_fraction is None
 
   def check_weighting(self, weighting: str) -> None:
     """Raises ValueError if `weighting` cannot be used with this config."""
@@ -181,8 +201,10 @@ class AggregationConfig:
       raise ValueError(f'Unknown client weighting {weighting!r}; valid: '
                        f'{", ".join(CLIENT_WEIGHTINGS)}.')
     if self.requires_uniform_weighting and weighting != 'uniform':
+      setting = (f'--dp_mechanism={self.dp_mechanism}' if self.dp_enabled else
+                 f'--trimmed_mean_fraction={self.trimmed_mean_fraction}')
       raise ValueError(
-          f'--dp_mechanism={self.dp_mechanism} averages clients uniformly '
+          f'{setting} averages clients uniformly '
           '(each clipped update counts once; weighting by example count would '
           'undo the bound on a client\'s influence): set '
           '--client_weighting=uniform.')
@@ -212,6 +234,10 @@ def build_aggregator(
   weighted = weighting == 'num_examples'
   if config.dp_enabled:
     return _dp_aggregator(config, clients_per_round)
+  if config.trimmed_mean_fraction is not None:
+    factory = trimmed_mean.TrimmedMeanFactory(config.trimmed_mean_fraction)
+    return (robust.add_zeroing(factory, secure_estimation=False)
+            if config.robust_enabled else factory)
   if config.secure_aggregation:
     return secure.secure_mean(weighted=weighted, robust=config.robust_enabled)
   if config.compression_bits is not None:

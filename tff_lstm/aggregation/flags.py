@@ -56,8 +56,12 @@ def define_aggregation_flags(
       '--compression: random Hadamard rotation before quantizing.', **fv)
   flags.DEFINE_bool(
       'robust_aggregation', None, 'Zero enormous updates and clip norms '
-      'adaptively (with DP: zeroing only). Default: on unless DP is on.',
-      **fv)
+      'adaptively (with DP: zeroing only). Default: on unless DP or the '
+      'trimmed mean is on.', **fv)
+  flags.DEFINE_float(
+      'trimmed_mean_fraction', None, 'Aggregate by the coordinate-wise trimmed '
+      'mean, dropping this share (0 to <0.5) of clients at each end; needs '
+      '--client_weighting=uniform.', **fv)
 
 
 def aggregation_config_from_flags(
@@ -78,6 +82,7 @@ def aggregation_config_from_flags(
       dp_delta=f.dp_delta,
       secure_aggregation=f.secure_aggregation,
       secure_bits=f.secure_bits,
+      trimmed_mean_fraction=f.trimmed_mean_fraction,
       compression_bits=f.compression_bits if f.compression else None,
       compression_threshold=f.compression_threshold,
       hadamard=f.hadamard,

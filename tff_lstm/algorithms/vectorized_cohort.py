@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 
+from tff_lstm import federated_concat
 from tff_lstm.algorithms import cohort_model
 
 # Local SGD only: momentum or adaptive client optimizers would need their
@@ -44,14 +45,8 @@ def _pad_rows(x, rows):
   return tf.ensure_shape(padded, [rows] + x.shape.as_list()[1:])
 
 
-def _unknown_length(tensor):
-  """The same empty tensor, typed with an unknown leading dimension."""
-  shape = [None] + tensor.shape.as_list()[1:]
-  return tf.compat.v1.placeholder_with_default(tensor, shape)
-
-
 def _cohort_tensors(batch_size, element_spec):
-  """TF functions that turn client datasets into one padded cohort tensor."""
+  """The TF function turning a client's dataset into padded batch tensors."""
   x_spec, y_spec = element_spec
   seq_shape = x_spec.shape[1:]
 
@@ -70,19 +65,7 @@ def _cohort_tensors(batch_size, element_spec):
         index=tf.reshape(tf.cast(index, tf.int32), [1]),
         num_batches=tf.shape(rows)[:1], x=x, y=y, rows=rows)
 
-  def empty_cohort():
-    return collections.OrderedDict(
-        index=_unknown_length(tf.zeros([0], tf.int32)),
-        num_batches=_unknown_length(tf.zeros([0], tf.int32)),
-        x=_unknown_length(tf.zeros([0, batch_size] + seq_shape, x_spec.dtype)),
-        y=_unknown_length(tf.zeros([0, batch_size] + seq_shape, y_spec.dtype)),
-        rows=_unknown_length(tf.zeros([0], tf.int32)))
-
-  def concat(a, b):
-    return collections.OrderedDict(
-        (key, tf.concat([a[key], b[key]], axis=0)) for key in a)
-
-  return client_tensors, empty_cohort, concat
+  return client_tensors
 
 
 def _stack_longest_first(cohort):
@@ -239,34 +222,19 @@ def build_vectorized_fed_avg(
   weights_type = initial_weights.type_signature.result
   trainable_type = weights_type.trainable
   element_spec = model_fn().input_spec
-  client_tensors, empty_cohort, concat = _cohort_tensors(batch_size,
-                                                         element_spec)
+  client_tensors = _cohort_tensors(batch_size, element_spec)
   dataset_type = tff.SequenceType(tff.types.tensorflow_to_type(element_spec))
 
   @tff.tensorflow.computation(np.int32, dataset_type)
   def to_tensors(index, dataset):
     return client_tensors(index, dataset)
 
-  @tff.tensorflow.computation
-  def zero_cohort():
-    return empty_cohort()
-
-  cohort_type = zero_cohort.type_signature.result
-
-  @tff.tensorflow.computation(cohort_type, cohort_type)
-  def merge(a, b):
-    return concat(a, b)
-
-  @tff.tensorflow.computation(cohort_type, to_tensors.type_signature.result)
-  def accumulate(a, b):
-    return concat(a, b)
-
-  @tff.tensorflow.computation(cohort_type)
-  def report(cohort):
-    return cohort
-
   train_fn = _build_cohort_training(forward, client_learning_rate, pad_id,
                                     uniform_weighting)
+
+  cohort_type = tff.types.tensorflow_to_type(tf.nest.map_structure(
+      lambda t: tf.TensorSpec([None] + list(t.shape[1:]), t.dtype),
+      tff.types.type_to_tf_tensor_specs(to_tensors.type_signature.result)))
 
   @tff.tensorflow.computation(trainable_type, cohort_type)
   def train_cohort(global_trainable, cohort):
@@ -304,8 +272,7 @@ def build_vectorized_fed_avg(
   @tff.federated_computation(state_type, client_input_type)
   def next_fn(state, clients):
     tensors = tff.federated_map(to_tensors, clients)
-    cohort = tff.federated_aggregate(tensors, zero_cohort(), accumulate, merge,
-                                     report)
+    cohort = federated_concat.federated_concat(tensors)
     stacked = tff.federated_map(
         train_cohort, (state.global_model_weights.trainable, cohort))
     index = tff.federated_map(client_index, clients)
