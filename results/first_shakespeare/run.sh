@@ -30,3 +30,21 @@ for name in fedavg fedadam; do
   .venv/bin/python experiments/run_federated.py "${COMMON[@]}" ${SERVER[$name]} \
       --total_rounds="$last" --experiment_name="$name"
 done
+# The centralized baseline: the same Keras model on all training clients pooled,
+# SGD at the clients' learning rate and batch, for as many examples as FedAvg saw.
+.venv/bin/python experiments/run_centralized.py --task=shakespeare_char \
+    --optimizer=sgd --learning_rate=1 --batch_size=4 \
+    --match_examples_of="$OUT/fedavg" --steps_per_eval=500 \
+    --clients_per_eval=100 --data_seed=0 --model_seed=0 --progress_bar=false \
+    --root_output_dir="$OUT" --experiment_name=centralized
+RESULTS=results/first_shakespeare
+for name in fedavg fedadam centralized; do
+  cp "$OUT/$name/metrics.csv" "$RESULTS/$name.metrics.csv"
+  cp "$OUT/$name/final_metrics.json" "$RESULTS/$name.final_metrics.json"
+done
+.venv/bin/python experiments/summarize_runs.py --at_rounds=10,20,30,40 \
+    --experiment_dirs="$OUT/fedavg,$OUT/fedadam,$OUT/centralized" \
+    --labels="FedAvg,FedAdam,centralized (SGD)" --output="$RESULTS/table.md"
+.venv/bin/python experiments/plot_metrics.py --x_axis=examples_seen \
+    --experiment_dirs="$OUT/fedavg,$OUT/fedadam,$OUT/centralized" \
+    --labels="FedAvg,FedAdam,centralized (SGD)" --output="$RESULTS/accuracy.png"
