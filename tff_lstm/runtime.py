@@ -33,6 +33,7 @@ import warnings
 # TensorFlow reads this once, at its first C++ log line; it must be set before
 # `import tensorflow`. Users can still export TF_CPP_MIN_LOG_LEVEL=0 themselves.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+os.environ.setdefault('GRPC_VERBOSITY', 'ERROR')  # gRPC's fork() INFO lines
 
 # pylint: disable=g-import-not-at-top,g-bad-import-order
 from absl import logging
