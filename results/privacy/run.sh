@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces results/privacy: short Shakespeare runs (next character, 2x256
-# LSTM, 50 clients/round, each client's first 16 lines, batch 4, 1 epoch,
-# 40 rounds) for
+# LSTM, 20 clients/round, each client's first 16 lines, batch 4, 1 epoch,
+# 30 rounds) for
 #   * DP-FedAvg with adaptive clipping (Andrew et al. 2021) at two noise
 #     multipliers, against the same run without DP (all uniformly weighted, as
 #     DP needs), with the epsilon each reached at delta = 1/num_clients;
@@ -13,10 +13,10 @@ cd "$(dirname "$0")/../.."
 OUT=${OUT:-runs/privacy}
 RESULTS=results/privacy
 PY=.venv/bin/python
-COMMON=(--task=shakespeare_char --clients_per_round=50 --client_batch_size=4
+COMMON=(--task=shakespeare_char --clients_per_round=20 --client_batch_size=4
         --client_epochs_per_round=1 --max_elements_per_client=16
         --client_learning_rate=1 --server_optimizer=sgd --server_learning_rate=1
-        --total_rounds=40 --rounds_per_eval=10 --clients_per_eval=100
+        --total_rounds=30 --rounds_per_eval=10 --clients_per_eval=100
         --rounds_per_checkpoint=10 --client_datasets_random_seed=0
         --model_seed=0 --progress_bar=false --root_output_dir="$OUT")
 declare -A RUNS=(
@@ -38,10 +38,10 @@ mkdir -p "$RESULTS"
 for name in "${ORDER[@]}"; do
   cp "$OUT/$name/metrics.csv" "$RESULTS/$name.metrics.csv"
 done
-$PY experiments/summarize_runs.py --at_rounds=10,20,30,40 \
+$PY experiments/summarize_runs.py --at_rounds=10,20,30 \
     --experiment_dirs="$OUT/uniform_no_dp,$OUT/dp_adaptive_z0.3,$OUT/dp_adaptive_z1.0" \
     --labels="no DP,DP z=0.3,DP z=1.0" --output="$RESULTS/dp_table.md"
-$PY experiments/summarize_runs.py --at_rounds=10,20,30,40 \
+$PY experiments/summarize_runs.py --at_rounds=10,20,30 \
     --experiment_dirs="$OUT/uncompressed,$OUT/compressed_8bit,$OUT/compressed_4bit_hadamard" \
     --labels="uncompressed,8-bit,4-bit + Hadamard" \
     --output="$RESULTS/compression_table.md"

@@ -183,3 +183,36 @@ def test_bf16_mixed_precision_stays_close_to_float32(federated_runtime,
 def test_bf16_needs_the_vectorized_path(macbeth_client_data):
   with pytest.raises(ValueError, match='vectorized only'):
     _process(_task(macbeth_client_data), 'sequential', mixed_precision=True)
+
+
+def test_groups_of_clients_give_the_same_model(federated_runtime,
+                                               macbeth_client_data):
+  task = _task(macbeth_client_data)
+  data = vectorized_cohort.indexed_client_data(_cohort(task, [9, 1, 13, 2, 6]))
+
+  def one_round(group):
+    process = vectorized_cohort.build_vectorized_fed_avg(
+        task.model_fn, task.keras_model_fn, client_learning_rate=0.5,
+        server_optimizer=tff.learning.optimizers.build_sgdm(1.0),
+        batch_size=_BATCH, clients_per_group=group)
+    out = process.next(process.initialize(), data)
+    return process.get_model_weights(out.state).trainable, out.metrics
+
+  whole, whole_metrics = one_round(None)
+  grouped, grouped_metrics = one_round(2)   # groups of 2, 2 and 1 clients
+  for a, b in zip(whole, grouped):
+    np.testing.assert_allclose(a, b, atol=1e-6)
+  assert (whole_metrics['client_work']['train']['num_examples'] ==
+          grouped_metrics['client_work']['train']['num_examples'])
+
+
+def test_default_group_keeps_recurrent_weights_in_cache(macbeth_client_data):
+  def group_for(units):
+    keras_model = shakespeare_char.create_task(
+        tff.simulation.baselines.ClientSpec(num_epochs=1, batch_size=4),
+        client_data=macbeth_client_data,
+        model_config=model_config.ModelConfig(units=units)).keras_model_fn()
+    return vectorized_cohort.default_clients_per_group(keras_model)
+  # 2 layers x units x 4 units x 4 bytes of recurrent kernel per client.
+  assert group_for(256) == 16 * 2**20 // (2 * 256 * 1024 * 4) == 8
+  assert group_for(128) == 32 and group_for(512) == 2

@@ -20,6 +20,7 @@ the stacked updates is that client's (see `indexed_client_data`).
 
 import collections
 from collections.abc import Callable, Sequence
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -32,6 +33,17 @@ from tff_lstm.algorithms import cohort_model
 # state masked per client too, which this path does not do.
 SUPPORTED_CLIENT_OPTIMIZER = 'sgd'
 _MAX_BATCHES = 2**31 - 1
+# Stacked recurrent kernels beyond this stop fitting in cache and every
+# timestep streams them from memory (half the 32 MiB L3 of our machines).
+CACHE_BUDGET_BYTES = 16 * 2**20
+
+
+def default_clients_per_group(keras_model: tf.keras.Model) -> int:
+  """How many clients' recurrent kernels fit in CACHE_BUDGET_BYTES together."""
+  per_client = sum(v.shape.num_elements() * v.dtype.size
+                   for v in keras_model.trainable_variables
+                   if 'recurrent_kernel' in v.name)
+  return max(1, CACHE_BUDGET_BYTES // max(per_client, 1))
 
 
 def indexed_client_data(datasets: Sequence[tf.data.Dataset]):
@@ -96,8 +108,13 @@ def _stack_longest_first(cohort):
           tf.gather(by_index, order), rank)
 
 
-def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights):
+def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights,
+                           clients_per_group):
   """The server-side TF function: all clients' local SGD at once.
+
+  Batching stops paying once the stacked recurrent weights no longer fit in
+  the CPU cache: every timestep reads all of them. So the sorted cohort is cut
+  into groups of `clients_per_group`, trained one group after another.
 
   Clients are sorted longest first, so at every step the clients that still
   have a batch are a prefix. Training runs in phases: each phase steps the
@@ -117,8 +134,8 @@ def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights):
                       logits.dtype) * valid
     return loss, tf.reduce_sum(correct), tf.reduce_sum(valid)
 
-  def train(global_weights, cohort):
-    x, y, rows, steps, rank = _stack_longest_first(cohort)
+  def train_group(global_weights, x, y, rows, steps):
+    """Local SGD of one group of clients (sorted longest first), in phases."""
     num_clients = tf.shape(x)[0]
     weights = [tf.repeat(w[tf.newaxis], num_clients, axis=0)
                for w in global_weights]
@@ -157,6 +174,28 @@ def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights):
         (tf.constant(0), weights, tf.zeros([3])),
         shape_invariants=(tf.TensorShape([]), invariants,
                           tf.TensorShape([3])))
+    return trained, totals
+
+  def train(global_weights, cohort):
+    x, y, rows, steps, rank = _stack_longest_first(cohort)
+    num_clients = tf.shape(x)[0]
+    num_groups = (num_clients + clients_per_group - 1) // clients_per_group
+
+    def group(g, arrays, totals):
+      lo = g * clients_per_group
+      hi = tf.minimum(lo + clients_per_group, num_clients)
+      trained, group_totals = train_group(global_weights, x[lo:hi], y[lo:hi],
+                                          rows[lo:hi], steps[lo:hi])
+      arrays = [a.write(g, w) for a, w in zip(arrays, trained)]
+      return g + 1, arrays, totals + group_totals
+
+    arrays = [tf.TensorArray(w.dtype, size=num_groups, infer_shape=False,
+                             element_shape=[None] + w.shape.as_list())
+              for w in global_weights]
+    _, arrays, totals = tf.while_loop(
+        lambda g, *_: g < num_groups, group,
+        (tf.constant(0), arrays, tf.zeros([3])))
+    trained = [a.concat() for a in arrays]
     trained = [tf.gather(w, rank) for w in trained]   # back to index order
     deltas = [w0[tf.newaxis] - w for w0, w in zip(global_weights, trained)]
     finite = tf.reduce_all(tf.stack(
@@ -192,6 +231,7 @@ def build_vectorized_fed_avg(
     model_aggregator: tff.aggregators.WeightedAggregationFactory = None,
     pad_id: int = 0,
     mixed_precision: bool = False,
+    clients_per_group: Optional[int] = None,
 ) -> tff.learning.templates.LearningProcess:
   """FedAvg/FedOpt whose clients train as one batched computation.
 
@@ -205,13 +245,16 @@ def build_vectorized_fed_avg(
     model_aggregator: weighted TFF aggregation factory (default: mean).
     pad_id: label id that carries no loss (padding).
     mixed_precision: compute in bfloat16 (float32 weights, updates and loss).
+    clients_per_group: clients batched together (None: as many as keep their
+      recurrent weights within `CACHE_BUDGET_BYTES`).
 
   Returns:
     A `tff.learning.templates.LearningProcess` whose client data are
     `indexed_client_data(datasets)`.
   """
+  keras_model = keras_model_fn()
   forward = cohort_model.build_forward(
-      keras_model_fn(), tf.bfloat16 if mixed_precision else tf.float32)
+      keras_model, tf.bfloat16 if mixed_precision else tf.float32)
   if model_aggregator is None:
     model_aggregator = tff.aggregators.MeanFactory()
 
@@ -229,8 +272,12 @@ def build_vectorized_fed_avg(
   def to_tensors(index, dataset):
     return client_tensors(index, dataset)
 
+  if clients_per_group is None:
+    clients_per_group = default_clients_per_group(keras_model)
+  if clients_per_group < 1:
+    raise ValueError(f'clients_per_group must be >= 1, got {clients_per_group}.')
   train_fn = _build_cohort_training(forward, client_learning_rate, pad_id,
-                                    uniform_weighting)
+                                    uniform_weighting, clients_per_group)
 
   cohort_type = tff.types.tensorflow_to_type(tf.nest.map_structure(
       lambda t: tf.TensorSpec([None] + list(t.shape[1:]), t.dtype),
