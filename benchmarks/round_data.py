@@ -3,19 +3,37 @@
 Every configuration (TFF or PyTorch) trains on exactly these arrays, so round
 times compare the same work. Two kinds of round:
 
-* `uniform`: clients drawn (seeded) among those with at least
-  `sequences_per_client` training sequences, each trained on its first
-  that many: 10 x 64 sequences at batch 4 is the 160-step round of the
+* `uniform`: clients taken in a seeded order among those with at least
+  `sequences_per_client` training sequences 
+  each trained on its first that many (a client
+  never twice in a round): 10 x 64 sequences at batch 4 is the 160-step round of the
   performance issue's probes, on real text.
 * `real`: clients drawn as `run_federated.py` draws them, with all their data;
   sizes are skewed (a round is often dominated by one long client).
 """
 
+import sqlite3
+
 import numpy as np
 import tensorflow_federated as tff
 
+from tff_lstm.data import shakespeare
 from tff_lstm.tasks import shakespeare_char
 from tff_lstm.training import selection
+
+# Each sequence is 81 characters of a snippet (plus BOS/EOS and padding), so a
+# client's serialized text bytes bound its sequence count from above.
+_BYTES_PER_SEQUENCE = 81
+
+
+def _candidates(cache_dir, min_sequences):
+  """Clients that can have `min_sequences` sequences, from the DB's sizes."""
+  with sqlite3.connect(shakespeare.database_path(cache_dir)) as db:
+    rows = db.execute(
+        'SELECT client_id, SUM(LENGTH(serialized_example_proto)) FROM examples '
+        "WHERE split_name = 'train' GROUP BY client_id").fetchall()
+  return sorted(cid for cid, size in rows
+                if size >= min_sequences * _BYTES_PER_SEQUENCE)
 
 
 def _client_rows(task, client_id):
@@ -33,19 +51,32 @@ def build_rounds(kind: str, num_rounds: int, clients_per_round: int,
   spec = tff.simulation.baselines.ClientSpec(
       num_epochs=1, batch_size=sequences_per_client, shuffle_buffer_size=1)
   task = shakespeare_char.create_task(spec, cache_dir=cache_dir)
-  ids = sorted(task.datasets.train_data.client_ids)
-  if kind == 'uniform':
-    sizes = {cid: len(_client_rows(task, cid)[0]) for cid in ids}
-    ids = [cid for cid in ids if sizes[cid] >= sequences_per_client]
-  elif kind != 'real':
+  if kind == 'real':
+    sample = selection.build_client_id_sampler(
+        task.datasets.train_data.client_ids, clients_per_round, seed)
+    return [[_client_rows(task, cid) for cid in sample(r)]
+            for r in range(num_rounds)]
+  if kind != 'uniform':
     raise ValueError(f'Unknown round kind {kind!r}; valid: uniform, real.')
-  sample = selection.build_client_id_sampler(ids, clients_per_round, seed)
+  # Each round walks its own seeded order of the candidates, keeping those
+  # that really have enough sequences.
+  candidates = _candidates(cache_dir, sequences_per_client)
+  rows = {}
   rounds = []
   for round_num in range(num_rounds):
-    clients = [_client_rows(task, cid) for cid in sample(round_num)]
-    if kind == 'uniform':
-      clients = [(x[:sequences_per_client], y[:sequences_per_client])
-                 for x, y in clients]
+    order = np.random.default_rng([seed, round_num]).permutation(candidates)
+    clients = []
+    for cid in order:
+      if cid not in rows:
+        rows[cid] = _client_rows(task, cid)
+      x, y = rows[cid]
+      if len(x) >= sequences_per_client:
+        clients.append((x[:sequences_per_client], y[:sequences_per_client]))
+      if len(clients) == clients_per_round:
+        break
+    else:
+      raise ValueError(f'Fewer than {clients_per_round} clients have '
+                       f'{sequences_per_client} sequences.')
     rounds.append(clients)
   return rounds
 
