@@ -131,7 +131,7 @@ def test_resume_with_different_settings_is_refused(shakespeare_cache_dir,
 @pytest.mark.parametrize('flag, message', [
     ('--task=mnist', 'should be one of <shakespeare_char|'),
     ('--server_optimizer=rmsprop', 'one of <sgd|sgdm|adam|yogi|adagrad>'),
-    ('--cell_type=transformer', 'one of <lstm|gru|simple_rnn>'),
+    ('--cell_type=transformer', 'one of <lstm|keras_lstm|gru|simple_rnn>'),
     ('--algorithm=fedmagic', 'one of <fedavg|fedprox|fedsgd>'),
     ('--clients_per_round=0', '--clients_per_round must be >= 1'),
     ('--server_learning_rate=-1', 'learning rate must be > 0'),
