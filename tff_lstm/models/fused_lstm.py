@@ -125,7 +125,10 @@ def _lstm(inputs, mask, kernel, recurrent_kernel, bias):
         tf.linalg.matmul(flat_dz, kernel, transpose_b=True), shape)
     return d_inputs, tf.zeros_like(mask), d_kernel, d_recurrent, d_bias
 
-  return _batch_major(outs), grad
+  outputs = _batch_major(outs)
+  # The loop loses the static time dimension; Keras shape inference needs it.
+  outputs.set_shape(inputs.shape[:3].concatenate([units]))
+  return outputs, grad
 
 
 def lstm_sequence(inputs, kernel, recurrent_kernel, bias, mask=None):
