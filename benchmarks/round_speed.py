@@ -178,7 +178,8 @@ def _write(results, out_dir, command):
 
 def main(argv):
   del argv
-  command = 'make bench'
+  command = 'make bench' + (' BENCH_ARGS="' + ' '.join(sys.argv[1:]) + '"'
+                            if len(sys.argv) > 1 else '')
   rounds = _ROUNDS.value
   results = {'meta': {'date': datetime.date.today().isoformat(),
                       'cpus': os.cpu_count(), 'rounds': rounds,
@@ -201,12 +202,14 @@ def main(argv):
         ('torch_peer', _torch('sequential', uniform)),
         ('torch_peer_cohort', _torch('cohort', uniform)),
     ], rounds)
+    _write(results, _OUT.value, command)   # each section lands as it ends
     real = data('real', 10)
     results['real'] = run_interleaved([
         ('stock', _tff('stock', real)),
         ('ours', _tff('ours', real)),
         ('torch_peer', _torch('sequential', real)),
     ], rounds)
+    _write(results, _OUT.value, command)
     if _SCALING.value:
       scaling = {}
       for clients, units in ((20, 256), (50, 256), (10, 128), (10, 512)):
@@ -218,7 +221,8 @@ def main(argv):
         for key, r in measured.items():
           scaling[f'{key}_{clients}c_{units}u'] = {
               'config': key, 'clients': clients, 'units': units, **r}
-      results['scaling'] = scaling
+        results['scaling'] = scaling
+        _write(results, _OUT.value, command)
   _write(results, _OUT.value, command)
   print(open(os.path.join(_OUT.value, 'round_speed.md')).read())
 
