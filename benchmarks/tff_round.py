@@ -47,6 +47,7 @@ def _datasets(clients, batch_size):
 
 def main(argv):
   del argv
+  runtime.quiet_logging()
   config = _CONFIG.value
   spec = tff.simulation.baselines.ClientSpec(num_epochs=1,
                                              batch_size=_BATCH.value)
