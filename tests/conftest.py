@@ -1,5 +1,7 @@
 """Shared fixtures: one TFF worker for the whole pytest session, stopped at the end."""
 
+import subprocess
+
 import pytest
 
 from tff_lstm import runtime
@@ -31,3 +33,25 @@ def macbeth_client_data(tmp_path_factory):
   plays = ['tragedies/macbeth.md']
   shakespeare.ensure_database(cache_dir, play_names=plays)
   return shakespeare.load_client_data(cache_dir, play_names=plays)
+
+
+@pytest.fixture
+def spawn():
+  """Starts child processes (text pipes); SIGKILLs any left running at the end.
+
+  A killed child's TFF worker dies with it (PR_SET_PDEATHSIG), so a failing
+  test leaves no process behind.
+  """
+  children = []
+
+  def start(argv, **popen_kwargs) -> subprocess.Popen:
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, **popen_kwargs)
+    children.append(child)
+    return child
+
+  yield start
+  for child in children:
+    if child.poll() is None:
+      child.kill()
+    child.communicate()

@@ -17,25 +17,12 @@ def _default_sigint():
 
 
 @pytest.fixture
-def start_child():
-  """Starts runtime_child.py; kills it (and so its worker) if a test fails."""
-  children = []
-
-  def start(mode: str) -> subprocess.Popen:
-    child = subprocess.Popen(
-        [sys.executable, _CHILD, mode],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        # As from a terminal: a background job of a non-interactive shell (as
-        # CI may run us) inherits SIGINT ignored, and then nothing exits on it.
-        preexec_fn=_default_sigint)
-    children.append(child)
-    return child
-
-  yield start
-  for child in children:
-    if child.poll() is None:
-      child.kill()
-      child.wait()
+def start_child(spawn):
+  """Starts runtime_child.py in a mode; the `spawn` fixture cleans up."""
+  # As from a terminal: a background job of a non-interactive shell (as CI may
+  # run us) inherits SIGINT ignored, and then nothing exits on it.
+  return lambda mode: spawn([sys.executable, _CHILD, mode],
+                            preexec_fn=_default_sigint)
 
 
 def _read_until(process: subprocess.Popen, prefix: str) -> str:

@@ -5,7 +5,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import portpicker
@@ -20,22 +19,9 @@ _BINARY = os.path.join(os.path.dirname(__file__), '..', '..', 'experiments',
 
 
 @pytest.fixture
-def start_binary():
-  """Starts run_worker.py; SIGKILLs it (and so its workers) if left running."""
-  children = []
-
-  def start(*flags) -> subprocess.Popen:
-    child = subprocess.Popen([sys.executable, _BINARY, *flags],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
-    children.append(child)
-    return child
-
-  yield start
-  for child in children:
-    if child.poll() is None:
-      child.kill()
-    child.communicate()
+def start_binary(spawn):
+  """Starts run_worker.py; the `spawn` fixture SIGKILLs it if left running."""
+  return lambda *flags: spawn([sys.executable, _BINARY, *flags])
 
 
 def _read(child: subprocess.Popen, key: str) -> list[str]:
