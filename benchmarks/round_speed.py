@@ -133,8 +133,8 @@ def _write(results, out_dir, command):
   with open(os.path.join(out_dir, 'round_speed.json'), 'w') as f:
     json.dump(results, f, indent=2, sort_keys=True)
     f.write('\n')
-  main = results['uniform']
-  stock = main['stock']['median_s']
+  uniform = results['uniform']
+  stock = uniform['stock']['median_s']
   lines = [
       '# Round speed: TFF configurations and the PyTorch peer', '',
       f'Command: `{command}` ({results["meta"]["date"]}, '
@@ -144,7 +144,7 @@ def _write(results, out_dir, command):
       'batch 4, 1 epoch (160 steps), 2x256 LSTM.', '',
       '| configuration | median s/round | vs stock | first round s | '
       'peak RSS MB (all processes) |', '|---|---|---|---|---|']
-  for key, r in main.items():
+  for key, r in uniform.items():
     lines.append(f'| `{key}` | {r["median_s"]:.2f} | '
                  f'{stock / r["median_s"]:.2f}x | {r["first_round_s"]:.1f} | '
                  f'{r["peak_rss_mb"]:.0f} |')
@@ -163,7 +163,7 @@ def _write(results, out_dir, command):
     for key, r in results['scaling'].items():
       lines.append(f'| `{r["config"]}` | {r["clients"]} | {r["units"]} | '
                    f'{r["median_s"]:.2f} | {r["peak_rss_mb"]:.0f} |')
-  ours = main['ours']['median_s']
+  ours = uniform['ours']['median_s']
   lines += ['', f'Projected wall time of {_REDDI_ROUNDS} rounds (Reddi et al. '
             f'2021 Shakespeare: 10 clients, batch 4, 1 epoch) at `ours`\' '
             f'uniform-round median: {_REDDI_ROUNDS * ours / 3600:.2f} h '

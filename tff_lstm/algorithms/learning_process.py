@@ -158,7 +158,11 @@ def auto_client_parallelism(keras_model_fn, *, algorithm: str,
 
 
 def _check_vectorizable(algorithm, client_optimizer, client_lr_schedule):
-  """The vectorized cohort runs FedAvg/FedOpt with plain local SGD only."""
+  """The vectorized cohort runs FedAvg/FedOpt with plain local SGD only.
+
+  Client momentum or adaptive client optimizers would need their state masked
+  per client too, which the cohort does not do.
+  """
   problems = []
   if algorithm != 'fedavg':
     problems.append(f'algorithm {algorithm!r} (needs fedavg)')

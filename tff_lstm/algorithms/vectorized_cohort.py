@@ -29,9 +29,6 @@ import tensorflow_federated as tff
 from tff_lstm import federated_concat
 from tff_lstm.algorithms import cohort_model
 
-# Local SGD only: momentum or adaptive client optimizers would need their
-# state masked per client too, which this path does not do.
-SUPPORTED_CLIENT_OPTIMIZER = 'sgd'
 _MAX_BATCHES = 2**31 - 1
 # Stacked recurrent kernels beyond this stop fitting in cache and every
 # timestep streams them from memory (half the 32 MiB L3 of our machines).
@@ -57,27 +54,21 @@ def _pad_rows(x, rows):
   return tf.ensure_shape(padded, [rows] + x.shape.as_list()[1:])
 
 
-def _cohort_tensors(batch_size, element_spec):
-  """The TF function turning a client's dataset into padded batch tensors."""
-  x_spec, y_spec = element_spec
-  seq_shape = x_spec.shape[1:]
-
-  def client_tensors(index, dataset):
-    """One client's batches as [S, B, T] arrays (short batches padded)."""
-    padded = dataset.map(lambda x, y: (_pad_rows(x, batch_size),
-                                       _pad_rows(y, batch_size),
-                                       tf.shape(x)[0]))
-    empty = tf.data.Dataset.from_tensors((
-        tf.zeros([0, batch_size] + seq_shape, x_spec.dtype),
-        tf.zeros([0, batch_size] + seq_shape, y_spec.dtype),
-        tf.zeros([0], tf.int32)))
-    x, y, rows = padded.batch(_MAX_BATCHES).concatenate(empty).take(
-        1).get_single_element()
-    return collections.OrderedDict(
-        index=tf.reshape(tf.cast(index, tf.int32), [1]),
-        num_batches=tf.shape(rows)[:1], x=x, y=y, rows=rows)
-
-  return client_tensors
+def _client_tensors(index, dataset, batch_size):
+  """One client's batches as [S, B, T] arrays (short batches padded)."""
+  x_spec, y_spec = dataset.element_spec
+  padded = dataset.map(lambda x, y: (_pad_rows(x, batch_size),
+                                     _pad_rows(y, batch_size),
+                                     tf.shape(x)[0]))
+  empty = tf.data.Dataset.from_tensors((
+      tf.zeros([0, batch_size] + x_spec.shape[1:], x_spec.dtype),
+      tf.zeros([0, batch_size] + y_spec.shape[1:], y_spec.dtype),
+      tf.zeros([0], tf.int32)))
+  x, y, rows = padded.batch(_MAX_BATCHES).concatenate(empty).take(
+      1).get_single_element()
+  return collections.OrderedDict(
+      index=tf.reshape(tf.cast(index, tf.int32), [1]),
+      num_batches=tf.shape(rows)[:1], x=x, y=y, rows=rows)
 
 
 def _stack_longest_first(cohort):
@@ -265,12 +256,11 @@ def build_vectorized_fed_avg(
   weights_type = initial_weights.type_signature.result
   trainable_type = weights_type.trainable
   element_spec = model_fn().input_spec
-  client_tensors = _cohort_tensors(batch_size, element_spec)
   dataset_type = tff.SequenceType(tff.types.tensorflow_to_type(element_spec))
 
   @tff.tensorflow.computation(np.int32, dataset_type)
   def to_tensors(index, dataset):
-    return client_tensors(index, dataset)
+    return _client_tensors(index, dataset, batch_size)
 
   if clients_per_group is None:
     clients_per_group = default_clients_per_group(keras_model)

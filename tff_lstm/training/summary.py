@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from tff_lstm.training import plotting
 
+# outputs.FINAL_METRICS_JSON, without importing TFF for it (as plotting does).
 FINAL_METRICS_JSON = 'final_metrics.json'
 ROUND_SECONDS = 'training_time_in_seconds'
 EPSILON = 'privacy/epsilon'
