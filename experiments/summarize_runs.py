@@ -20,6 +20,9 @@ _EXPERIMENT_DIRS = flags.DEFINE_list('experiment_dirs', None,
 _LABELS = flags.DEFINE_list('labels', None, 'Row labels (default: dir names).')
 _AT_ROUNDS = flags.DEFINE_list('at_rounds', [],
                                'Rounds whose test accuracy gets a column.')
+_TARGET_ACCURACY = flags.DEFINE_float(
+    'target_accuracy', None, 'Also show the first evaluated round reaching '
+    'this test accuracy, and training + eval hours.')
 _OUTPUT = flags.DEFINE_string('output', None,
                               'Markdown file to write (default: stdout only).')
 flags.mark_flag_as_required('experiment_dirs')
@@ -36,7 +39,7 @@ def main(argv):
     return 2
   try:
     at_rounds = [int(r) for r in _AT_ROUNDS.value]
-    rows = [summary.summarize_run(d, at_rounds, label)
+    rows = [summary.summarize_run(d, at_rounds, label, _TARGET_ACCURACY.value)
             for d, label in zip(dirs, labels)]
   except (ValueError, plotting.PlotDataError) as e:
     print(f'error: {e}', file=sys.stderr)

@@ -53,3 +53,22 @@ def test_optional_columns_only_when_some_run_has_them(tmp_path):
 def test_missing_metrics_names_the_dir(tmp_path):
   with pytest.raises(plotting.PlotDataError, match='nothing_here'):
     summary.summarize_run(str(tmp_path / 'nothing_here'))
+
+
+def test_rounds_to_target_and_wall_time(tmp_path):
+  acc = plotting.ACCURACY
+  eval_s = summary.EVAL_SECONDS
+  rows = [{'round': 0, acc: 0.1, eval_s: 2.0},
+          {'round': 10, acc: 0.5, eval_s: 2.0, 'training_time_in_seconds': 6.0},
+          {'round': 20, acc: 0.55, eval_s: 2.0, 'training_time_in_seconds': 6.0},
+          {'round': 30, acc: 0.53, 'training_time_in_seconds': 6.0}]
+  fast = summary.summarize_run(_write_run(tmp_path / 'fast', rows),
+                               target_accuracy=0.54)
+  slow = summary.summarize_run(_write_run(tmp_path / 'slow', rows[:2]),
+                               target_accuracy=0.54)
+  assert fast['rounds_to_target'] == 20 and fast['wall_s'] == 24.0
+  assert math.isnan(slow['rounds_to_target'])
+  table = summary.markdown_table([fast, slow])
+  assert 'rounds to 54%' in table and 'training + eval h' in table
+  assert table.splitlines()[2].endswith('| 0.01 | 20 |')
+  assert table.splitlines()[3].endswith('| not reached |')

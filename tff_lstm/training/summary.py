@@ -18,6 +18,7 @@ from tff_lstm.training import plotting
 # outputs.FINAL_METRICS_JSON, without importing TFF for it (as plotting does).
 FINAL_METRICS_JSON = 'final_metrics.json'
 ROUND_SECONDS = 'training_time_in_seconds'
+EVAL_SECONDS = 'evaluation/evaluation_time_in_seconds'
 EPSILON = 'privacy/epsilon'
 # What aggregation.compression measures on the encoded updates, per round.
 BYTES_SUFFIXES = ('/client_to_server_bytes', '/uncompressed_bytes')
@@ -43,6 +44,16 @@ def _accuracy_at(rows, round_num: int) -> float:
   return math.nan
 
 
+def _first_round_reaching(rows, target: Optional[float]) -> float:
+  """The first evaluated round whose test accuracy is >= target (nan: never)."""
+  if target is None:
+    return math.nan
+  for row in rows:
+    if _number(row.get(plotting.ACCURACY)) >= target:
+      return float(row[plotting.ROUND_KEY])
+  return math.nan
+
+
 def _column_sum(rows, suffix: str) -> float:
   total = math.nan
   for row in rows:
@@ -62,8 +73,13 @@ def _examples_seen(rows) -> float:
 
 
 def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
-                  label: Optional[str] = None) -> dict[str, Any]:
-  """The figures one results-table row shows for `exp_dir`."""
+                  label: Optional[str] = None,
+                  target_accuracy: Optional[float] = None) -> dict[str, Any]:
+  """The figures one results-table row shows for `exp_dir`.
+
+  `target_accuracy`: also the first evaluated round reaching it (e.g. 0.54,
+  McMahan et al. 2017's Shakespeare target).
+  """
   rows = _rows(exp_dir)
   final_path = os.path.join(exp_dir, FINAL_METRICS_JSON)
   final = {}
@@ -72,6 +88,7 @@ def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
       final = json.load(f)
   seconds = [_number(row.get(ROUND_SECONDS)) for row in rows
              if row.get(ROUND_SECONDS) and int(row[plotting.ROUND_KEY]) > 0]
+  eval_seconds = _column_sum(rows, EVAL_SECONDS)
   epsilons = [_number(row.get(EPSILON)) for row in rows if row.get(EPSILON)]
   return {
       'label': label or os.path.basename(os.path.normpath(exp_dir)),
@@ -82,6 +99,11 @@ def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
       'final_loss': final.get('final_test', {}).get('loss', math.nan),
       'median_round_s': statistics.median(seconds) if seconds else math.nan,
       'training_s': sum(seconds) if seconds else math.nan,
+      # Training plus periodic evaluation (checkpointing and start-up excluded).
+      'wall_s': (sum(seconds) if seconds else math.nan) + (
+          0.0 if math.isnan(eval_seconds) else eval_seconds),
+      'target_accuracy': target_accuracy,
+      'rounds_to_target': _first_round_reaching(rows, target_accuracy),
       'epsilon': epsilons[-1] if epsilons else math.nan,
       'bytes_after': _column_sum(rows, BYTES_SUFFIXES[0]),
       'bytes_before': _column_sum(rows, BYTES_SUFFIXES[1]),
@@ -106,6 +128,14 @@ def markdown_table(summaries: Sequence[dict[str, Any]],
               ('final test loss', lambda s: _cell(s['final_loss'], '.4f')),
               ('median s/round', lambda s: _cell(s['median_round_s'], '.2f')),
               ('training h', lambda s: _cell(s['training_s'] / 3600, '.2f'))]
+  target = next((s['target_accuracy'] for s in summaries
+                 if s['target_accuracy'] is not None), None)
+  if target is not None:
+    columns.append(('training + eval h',
+                    lambda s: _cell(s['wall_s'] / 3600, '.2f')))
+    columns.append((f'rounds to {target:.0%}', lambda s: (
+        'not reached' if math.isnan(s['rounds_to_target'])
+        else f"{s['rounds_to_target']:.0f}")))
   optional = [('epsilon', 'epsilon', '.2f'),
               ('MB sent (all rounds)', 'bytes_after', ',.1f'),
               ('MB uncompressed', 'bytes_before', ',.1f')]

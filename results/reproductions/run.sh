@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Reproduces results/reproductions: the Reddi et al. 2021 Shakespeare setting
+# (next character, 2x256 LSTM, sequence length 80, 10 clients/round, batch 4,
+# 1 local epoch, client SGD lr 1, 1,200 rounds) with each method's best
+# hyperparameters from the paper's tuning (google-research/federated
+# optimization/docs/hyperparameters.md, "Best hyperparameters", base-10 logs),
+# the centralized baseline, and DP-FedAvg with adaptive clipping (Andrew et al.
+# 2021) at two noise multipliers.
+#
+# Each run gets BUDGET seconds (DP runs DP_BUDGET) per invocation; a run that
+# does not reach ROUNDS is evaluated at its last checkpoint, and rerunning this
+# script continues every run from there (see tools/budgeted_run.sh).
+#   bash results/reproductions/run.sh                    # 2 h per run
+#   BUDGET=1140 DP_BUDGET=600 bash results/reproductions/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUDGET=${BUDGET:-7200}
+DP_BUDGET=${DP_BUDGET:-$BUDGET}
+ROUNDS=${ROUNDS:-1200}
+OUT=${OUT:-runs/reproductions}
+PY=.venv/bin/python
+RESULTS=results/reproductions
+# shellcheck source=../../tools/budgeted_run.sh
+source tools/budgeted_run.sh
+
+COMMON=(--task=shakespeare_char --clients_per_round=10 --client_batch_size=4
+        --client_epochs_per_round=1 --client_optimizer=sgd
+        --client_learning_rate=1 --rounds_per_eval=20 --clients_per_eval=100
+        --rounds_per_checkpoint=5 --client_datasets_random_seed=0
+        --model_seed=0 --progress_bar=false --root_output_dir="$OUT")
+# Reddi et al.'s aggregation is the plain example-weighted mean.
+PLAIN=(--norobust_aggregation)
+declare -A SERVER=(
+  # log10 server lr 0; no momentum.
+  [fedavg]="--server_optimizer=sgd --server_learning_rate=1"
+  # log10 server lr -0.5; momentum 0.9.
+  [fedavgm]="--server_optimizer=sgd --server_learning_rate=0.31622776601683794 --server_momentum=0.9"
+  # log10 server lr -2, log10 tau (epsilon) -3; beta1 0.9, beta2 0.999.
+  [fedadam]="--server_optimizer=adam --server_learning_rate=0.01 --server_epsilon=0.001"
+  [fedyogi]="--server_optimizer=yogi --server_learning_rate=0.01 --server_epsilon=0.001"
+)
+METHODS=(fedavg fedavgm fedadam fedyogi)
+# Andrew et al. 2021: adaptive clip towards the median update norm; DP needs
+# uniform weighting. Two noise multipliers at this cohort size.
+declare -A DP=(
+  [dp_fedavg_z0.1]="--dp_noise_multiplier=0.1"
+  [dp_fedavg_z0.3]="--dp_noise_multiplier=0.3"
+)
+DP_RUNS=(dp_fedavg_z0.1 dp_fedavg_z0.3)
+
+for name in "${METHODS[@]}"; do
+  # shellcheck disable=SC2086
+  budgeted_run "$name" "$BUDGET" "$ROUNDS" "${COMMON[@]}" "${PLAIN[@]}" \
+      ${SERVER[$name]}
+done
+# Centralized: the same Keras model on all training clients pooled, SGD at the
+# clients' learning rate and batch size, for as many examples as FedAvg saw.
+timeout -s TERM "$BUDGET" "$PY" experiments/run_centralized.py \
+    --task=shakespeare_char --optimizer=sgd --learning_rate=1 --batch_size=4 \
+    --match_examples_of="$OUT/fedavg" --steps_per_eval=1000 \
+    --clients_per_eval=100 --data_seed=0 --model_seed=0 --progress_bar=false \
+    --root_output_dir="$OUT" --experiment_name=centralized \
+  || echo "centralized: stopped by its ${BUDGET}s budget (rerun resumes it)"
+for name in "${DP_RUNS[@]}"; do
+  # shellcheck disable=SC2086
+  budgeted_run "$name" "$DP_BUDGET" "$ROUNDS" "${COMMON[@]}" \
+      --server_optimizer=sgd --server_learning_rate=1 \
+      --client_weighting=uniform --dp_mechanism=gaussian_adaptive ${DP[$name]}
+done
+
+mkdir -p "$RESULTS"
+ALL=("${METHODS[@]}" centralized "${DP_RUNS[@]}")
+for name in "${ALL[@]}"; do
+  cp "$OUT/$name/metrics.csv" "$RESULTS/$name.metrics.csv"
+  cp "$OUT/$name/final_metrics.json" "$RESULTS/$name.final_metrics.json"
+done
+dirs() { local IFS=,; echo "${*/#/$OUT/}"; }
+$PY experiments/summarize_runs.py --target_accuracy=0.54 \
+    --at_rounds=100,200,400,800,1200 \
+    --experiment_dirs="$(dirs "${METHODS[@]}" centralized)" \
+    --labels="FedAvg,FedAvgM,FedAdam,FedYogi,centralized (SGD)" \
+    --output="$RESULTS/fedopt_table.md"
+$PY experiments/summarize_runs.py --target_accuracy=0.54 \
+    --at_rounds=100,200,400,800,1200 \
+    --experiment_dirs="$(dirs fedavg "${DP_RUNS[@]}")" \
+    --labels="FedAvg (no DP),DP-FedAvg z=0.1,DP-FedAvg z=0.3" \
+    --output="$RESULTS/dp_table.md"
+$PY experiments/plot_metrics.py --output="$RESULTS/fedopt_accuracy.png" \
+    --experiment_dirs="$(dirs "${METHODS[@]}")" \
+    --labels="FedAvg,FedAvgM,FedAdam,FedYogi"
+$PY experiments/plot_metrics.py --output="$RESULTS/dp_accuracy.png" \
+    --experiment_dirs="$(dirs fedavg "${DP_RUNS[@]}")" \
+    --labels="FedAvg (no DP),DP-FedAvg z=0.1,DP-FedAvg z=0.3"
