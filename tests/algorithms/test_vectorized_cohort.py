@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_federated as tff
 
 from tff_lstm.aggregation import compression
@@ -200,11 +201,19 @@ def test_groups_of_clients_give_the_same_model(federated_runtime,
     return process.get_model_weights(out.state).trainable, out.metrics
 
   whole, whole_metrics = one_round(None)
-  grouped, grouped_metrics = one_round(2)   # groups of 2, 2 and 1 clients
-  for a, b in zip(whole, grouped):
-    np.testing.assert_allclose(a, b, atol=1e-6)
-  assert (whole_metrics['client_work']['train']['num_examples'] ==
-          grouped_metrics['client_work']['train']['num_examples'])
+  for cap in (2, 4):   # groups of 2, 2 and 1 clients; of 3 and 2
+    grouped, grouped_metrics = one_round(cap)
+    for a, b in zip(whole, grouped):
+      np.testing.assert_allclose(a, b, atol=1e-6)
+    assert (whole_metrics['client_work']['train']['num_examples'] ==
+            grouped_metrics['client_work']['train']['num_examples'])
+
+
+@pytest.mark.parametrize('num_clients,cap,size', [
+    (10, 8, 5), (16, 8, 8), (17, 8, 6), (3, 8, 3), (5, 2, 2), (0, 8, 0)])
+def test_groups_are_balanced_under_the_cap(num_clients, cap, size):
+  assert int(vectorized_cohort.balanced_group_size(
+      tf.constant(num_clients), cap)) == size
 
 
 def test_default_group_keeps_recurrent_weights_in_cache(macbeth_client_data):
