@@ -99,23 +99,26 @@ class Config:
             **{k: v for k, v in self.info.items() if k != 'ready'}}
 
 
-def _tff(config, data, units=256):
+def tff_argv(config, data, units=256):
   return [sys.executable, os.path.join(HERE, 'tff_round.py'),
           f'--config={config}', f'--data={data}', f'--units={units}']
 
 
-def _torch(mode, data, units=256):
+def torch_argv(mode, data, units=256):
   return [_TORCH_PYTHON.value, os.path.join(HERE, 'torch_peer.py'),
           f'--mode={mode}', f'--data={data}', f'--units={units}']
 
 
 def run_interleaved(configs, rounds):
-  """Starts every configuration, then runs round r of each in turn."""
+  """Starts every configuration, then runs round r of each in turn.
+
+  configs: (key, argv) pairs, or (key, argv, env) to give one its environment.
+  """
   started = []
   try:
-    for key, argv in configs:
+    for key, argv, *env in configs:
       print(f'starting {key}', flush=True)
-      started.append(Config(key, argv))
+      started.append(Config(key, argv, env=env[0] if env else None))
     for r in range(rounds):
       for config in started:
         config.run_round(r)
@@ -194,20 +197,20 @@ def main(argv):
 
     uniform = data('uniform', 10)
     results['uniform'] = run_interleaved([
-        ('stock', _tff('stock', uniform)),
-        ('ours', _tff('ours', uniform)),
-        ('vectorized', _tff('vectorized', uniform)),
-        ('vectorized_bf16', _tff('vectorized_bf16', uniform)),
-        ('sequential', _tff('sequential', uniform)),
-        ('torch_peer', _torch('sequential', uniform)),
-        ('torch_peer_cohort', _torch('cohort', uniform)),
+        ('stock', tff_argv('stock', uniform)),
+        ('ours', tff_argv('ours', uniform)),
+        ('vectorized', tff_argv('vectorized', uniform)),
+        ('vectorized_bf16', tff_argv('vectorized_bf16', uniform)),
+        ('sequential', tff_argv('sequential', uniform)),
+        ('torch_peer', torch_argv('sequential', uniform)),
+        ('torch_peer_cohort', torch_argv('cohort', uniform)),
     ], rounds)
     _write(results, _OUT.value, command)   # each section lands as it ends
     real = data('real', 10)
     results['real'] = run_interleaved([
-        ('stock', _tff('stock', real)),
-        ('ours', _tff('ours', real)),
-        ('torch_peer', _torch('sequential', real)),
+        ('stock', tff_argv('stock', real)),
+        ('ours', tff_argv('ours', real)),
+        ('torch_peer', torch_argv('sequential', real)),
     ], rounds)
     _write(results, _OUT.value, command)
     if _SCALING.value:
@@ -215,8 +218,8 @@ def main(argv):
       for clients, units in ((20, 256), (50, 256), (10, 128), (10, 512)):
         path = data('uniform', clients)
         measured = run_interleaved([
-            ('ours', _tff('ours', path, units)),
-            ('torch_peer', _torch('sequential', path, units)),
+            ('ours', tff_argv('ours', path, units)),
+            ('torch_peer', torch_argv('sequential', path, units)),
         ], rounds)
         for key, r in measured.items():
           scaling[f'{key}_{clients}c_{units}u'] = {

@@ -1,0 +1,86 @@
+"""A/B of a candidate change: the `ours` round from several source trees.
+
+Checks out nothing itself: give it trees (the main checkout, git worktrees of
+candidate branches) and it times `ours` from each, interleaved with the PyTorch
+peer, on the same fixed rounds as `make bench` (round_speed.py), so a change's
+speed-up is a ratio taken within one run. Each tree runs its own
+benchmarks/tff_round.py with its own `tff_lstm` first on PYTHONPATH, in this
+venv.
+
+  .venv/bin/python benchmarks/compare_trees.py \\
+      --trees=main=.,groups=../wt-groups --output=/tmp/ab.json
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+from absl import app
+from absl import flags
+
+import round_data
+import round_speed
+
+_TREES = flags.DEFINE_list(
+    'trees', None, 'name=path pairs: source trees to compare (path holds '
+    'tff_lstm/ and benchmarks/).')
+_KINDS = flags.DEFINE_list('kinds', ['uniform', 'real'],
+                           'Round kinds (see round_data.py).')
+_CLIENTS = flags.DEFINE_integer('clients', 10, 'Clients per round.')
+_PEER = flags.DEFINE_bool('torch_peer', True, 'Also time the PyTorch peer.')
+_OUTPUT = flags.DEFINE_string('output', None, 'JSON file for the results.')
+flags.mark_flags_as_required(['trees', 'output'])
+
+
+def parse_trees(pairs):
+  """['name=path', ...] -> {name: absolute path}, each checked."""
+  trees = {}
+  for pair in pairs:
+    name, sep, path = pair.partition('=')
+    if not sep or not name or not path:
+      raise app.UsageError(f'--trees entry {pair!r} is not name=path.')
+    path = os.path.abspath(path)
+    script = os.path.join(path, 'benchmarks', 'tff_round.py')
+    if not os.path.isfile(script):
+      raise app.UsageError(f'--trees {name}: no {script}.')
+    trees[name] = path
+  return trees
+
+
+def configs(trees, data):
+  """`ours` from every tree, then the peer; each tree's code first on the path."""
+  entries = []
+  for name, path in trees.items():
+    argv = [sys.executable, os.path.join(path, 'benchmarks', 'tff_round.py'),
+            '--config=ours', f'--data={data}']
+    env = dict(os.environ, PYTHONPATH=path)
+    entries.append((f'ours_{name}', argv, env))
+  if _PEER.value:
+    entries.append(('torch_peer', round_speed.torch_argv('sequential', data)))
+  return entries
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  trees = parse_trees(_TREES.value)
+  rounds = flags.FLAGS.rounds  # round_speed's flag
+  results = {'command': ' '.join(sys.argv), 'rounds': rounds}
+  with tempfile.TemporaryDirectory() as tmp:
+    for kind in _KINDS.value:
+      data = os.path.join(tmp, f'{kind}.npz')
+      round_data.save(data, round_data.build_rounds(kind, rounds,
+                                                    _CLIENTS.value))
+      results[kind] = round_speed.run_interleaved(configs(trees, data), rounds)
+  with open(_OUTPUT.value, 'w') as f:
+    json.dump(results, f, indent=2, sort_keys=True)
+    f.write('\n')
+  for kind in _KINDS.value:
+    for key, r in results[kind].items():
+      print(f'{kind} {key}: median {r["median_s"]:.2f} s/round, peak RSS '
+            f'{r["peak_rss_mb"]:.0f} MB')
+
+
+if __name__ == '__main__':
+  app.run(main)
