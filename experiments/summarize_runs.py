@@ -23,6 +23,10 @@ _AT_ROUNDS = flags.DEFINE_list('at_rounds', [],
 _TARGET_ACCURACY = flags.DEFINE_float(
     'target_accuracy', None, 'Also show the first evaluated round reaching '
     'this test accuracy, and training + eval hours.')
+_MEAN_LAST_ROUNDS = flags.DEFINE_integer(
+    'mean_last_rounds', None, 'Also show the mean test accuracy of the '
+    'evaluations in each run\'s last this many rounds (Reddi et al. 2021 '
+    'report the last 100).')
 _OUTPUT = flags.DEFINE_string('output', None,
                               'Markdown file to write (default: stdout only).')
 flags.mark_flag_as_required('experiment_dirs')
@@ -39,7 +43,8 @@ def main(argv):
     return 2
   try:
     at_rounds = [int(r) for r in _AT_ROUNDS.value]
-    rows = [summary.summarize_run(d, at_rounds, label, _TARGET_ACCURACY.value)
+    rows = [summary.summarize_run(d, at_rounds, label, _TARGET_ACCURACY.value,
+                                  _MEAN_LAST_ROUNDS.value)
             for d, label in zip(dirs, labels)]
   except (ValueError, plotting.PlotDataError) as e:
     print(f'error: {e}', file=sys.stderr)

@@ -72,3 +72,32 @@ def test_rounds_to_target_and_wall_time(tmp_path):
   assert 'rounds to 54%' in table and 'training + eval h' in table
   assert table.splitlines()[2].endswith('| 0.01 | 20 |')
   assert table.splitlines()[3].endswith('| not reached |')
+
+
+def test_mean_accuracy_over_the_last_rounds(tmp_path):
+  acc = plotting.ACCURACY
+  rows = [{'round': r, acc: a} for r, a in
+          [(0, 0.1), (20, 0.3), (40, 0.4), (60, 0.5), (80, 0.6)]]
+  rows += [{'round': 81, 'training_time_in_seconds': 1.0}]
+  s = summary.summarize_run(_write_run(tmp_path / 'run', rows),
+                            mean_last_rounds=40)
+  # Rounds 42..81 hold the evaluations of rounds 60 and 80.
+  assert s['mean_accuracy_last'] == pytest.approx(0.55)
+  table = summary.markdown_table([s])
+  assert 'mean test acc, last 40 rounds' in table and '| 0.5500 |' in table
+  plain = summary.summarize_run(_write_run(tmp_path / 'plain', rows))
+  assert 'mean test acc' not in summary.markdown_table([plain])
+
+
+def test_a_final_evaluation_of_an_earlier_round_is_left_out(tmp_path):
+  acc = plotting.ACCURACY
+  rows = [{'round': 0, acc: 0.1}, {'round': 150, acc: 0.4},
+          {'round': 170, acc: 0.45}]
+  final = {'final_test': {'accuracy': 0.43, 'loss': 1.9}, 'rounds': 150}
+  continued = summary.summarize_run(
+      _write_run(tmp_path / 'continued', rows, final))
+  assert math.isnan(continued['final_accuracy'])
+  assert math.isnan(continued['final_loss'])
+  current = summary.summarize_run(
+      _write_run(tmp_path / 'current', rows[:2], final))
+  assert current['final_accuracy'] == 0.43

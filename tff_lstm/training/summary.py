@@ -54,6 +54,21 @@ def _first_round_reaching(rows, target: Optional[float]) -> float:
   return math.nan
 
 
+def _mean_accuracy_over_last(rows, num_rounds: Optional[int]) -> float:
+  """Mean test accuracy of the evaluations in the run's last `num_rounds` rounds.
+
+  Reddi et al. 2021 report this average (last 100 rounds) rather than one
+  evaluation, which smooths round-to-round noise.
+  """
+  if not num_rounds or not rows:
+    return math.nan
+  last = int(rows[-1][plotting.ROUND_KEY])
+  values = [_number(row.get(plotting.ACCURACY)) for row in rows
+            if int(row[plotting.ROUND_KEY]) > last - num_rounds
+            and row.get(plotting.ACCURACY)]
+  return statistics.mean(values) if values else math.nan
+
+
 def _column_sum(rows, suffix: str) -> float:
   total = math.nan
   for row in rows:
@@ -74,11 +89,15 @@ def _examples_seen(rows) -> float:
 
 def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
                   label: Optional[str] = None,
-                  target_accuracy: Optional[float] = None) -> dict[str, Any]:
+                  target_accuracy: Optional[float] = None,
+                  mean_last_rounds: Optional[int] = None) -> dict[str, Any]:
   """The figures one results-table row shows for `exp_dir`.
 
   `target_accuracy`: also the first evaluated round reaching it (e.g. 0.54,
-  McMahan et al. 2017's Shakespeare target).
+  McMahan et al. 2017's Shakespeare target). `mean_last_rounds`: also the
+  mean test accuracy over the evaluations of the last that many rounds.
+  A final evaluation of an earlier round than the run's last (a run continued
+  since) is left out: it does not describe the model the row is about.
   """
   rows = _rows(exp_dir)
   final_path = os.path.join(exp_dir, FINAL_METRICS_JSON)
@@ -86,13 +105,16 @@ def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
   if os.path.isfile(final_path):
     with open(final_path) as f:
       final = json.load(f)
+  last_round = max(int(row[plotting.ROUND_KEY]) for row in rows) if rows else 0
+  if final.get('rounds', last_round) != last_round:
+    final = {}
   seconds = [_number(row.get(ROUND_SECONDS)) for row in rows
              if row.get(ROUND_SECONDS) and int(row[plotting.ROUND_KEY]) > 0]
   eval_seconds = _column_sum(rows, EVAL_SECONDS)
   epsilons = [_number(row.get(EPSILON)) for row in rows if row.get(EPSILON)]
   return {
       'label': label or os.path.basename(os.path.normpath(exp_dir)),
-      'rounds': max(int(row[plotting.ROUND_KEY]) for row in rows) if rows else 0,
+      'rounds': last_round,
       'examples_seen': _examples_seen(rows),
       'accuracy_at': {r: _accuracy_at(rows, r) for r in at_rounds},
       'final_accuracy': final.get('final_test', {}).get('accuracy', math.nan),
@@ -104,6 +126,8 @@ def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
           0.0 if math.isnan(eval_seconds) else eval_seconds),
       'target_accuracy': target_accuracy,
       'rounds_to_target': _first_round_reaching(rows, target_accuracy),
+      'mean_last_rounds': mean_last_rounds,
+      'mean_accuracy_last': _mean_accuracy_over_last(rows, mean_last_rounds),
       'epsilon': epsilons[-1] if epsilons else math.nan,
       'bytes_after': _column_sum(rows, BYTES_SUFFIXES[0]),
       'bytes_before': _column_sum(rows, BYTES_SUFFIXES[1]),
@@ -123,6 +147,11 @@ def markdown_table(summaries: Sequence[dict[str, Any]],
   columns += [(f'test acc @{r}',
                lambda s, r=r: _cell(s['accuracy_at'].get(r, math.nan), '.4f'))
               for r in at_rounds]
+  window = next((s.get('mean_last_rounds') for s in summaries
+                 if s.get('mean_last_rounds')), None)
+  if window:
+    columns.append((f'mean test acc, last {window} rounds',
+                    lambda s: _cell(s['mean_accuracy_last'], '.4f')))
   columns += [('final test acc (full split)',
                lambda s: _cell(s['final_accuracy'], '.4f')),
               ('final test loss', lambda s: _cell(s['final_loss'], '.4f')),
