@@ -10,8 +10,11 @@
 # Each run gets BUDGET seconds (DP runs DP_BUDGET) per invocation; a run that
 # does not reach ROUNDS is evaluated at its last checkpoint, and rerunning this
 # script continues every run from there (see tools/budgeted_run.sh).
+# TRAIN picks which runs to train this time (default: all); the tables and plots
+# always cover every run that exists.
 #   bash results/reproductions/run.sh                    # 2 h per run
 #   BUDGET=1140 DP_BUDGET=600 bash results/reproductions/run.sh
+#   TRAIN="centralized fedavg" bash results/reproductions/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUDGET=${BUDGET:-7200}
@@ -47,21 +50,41 @@ declare -A DP=(
   [dp_fedavg_z0.3]="--dp_noise_multiplier=0.3"
 )
 DP_RUNS=(dp_fedavg_z0.1 dp_fedavg_z0.3)
+TRAIN=${TRAIN:-"${METHODS[*]} centralized ${DP_RUNS[*]}"}
+training() { [[ " $TRAIN " == *" $1 "* ]]; }
 
+# Centralized: the same Keras model on all training clients pooled, SGD at the
+# clients' learning rate and batch size, for as many examples as FedAvg had
+# seen when it started (its hparams hold that budget). So a started run is
+# continued before FedAvg trains on, and a new one starts after FedAvg.
+centralized() {
+  if [ -f "$OUT/centralized/final_metrics.json" ]; then
+    echo "centralized: finished earlier (delete $OUT/centralized to redo it)"
+    return 0
+  fi
+  timeout -s TERM "$BUDGET" "$PY" experiments/run_centralized.py \
+      --task=shakespeare_char --optimizer=sgd --learning_rate=1 \
+      --batch_size=4 --match_examples_of="$OUT/fedavg" --steps_per_eval=1000 \
+      --clients_per_eval=100 --data_seed=0 --model_seed=0 \
+      --progress_bar=false --root_output_dir="$OUT" \
+      --experiment_name=centralized \
+    || echo "centralized: stopped by its ${BUDGET}s budget (rerun resumes it)"
+}
+CENTRALIZED_STARTED=$([ -d "$OUT/centralized" ] && echo 1 || echo 0)
+if training centralized && [ "$CENTRALIZED_STARTED" = 1 ]; then
+  centralized
+fi
 for name in "${METHODS[@]}"; do
+  training "$name" || continue
   # shellcheck disable=SC2086
   budgeted_run "$name" "$BUDGET" "$ROUNDS" "${COMMON[@]}" "${PLAIN[@]}" \
       ${SERVER[$name]}
 done
-# Centralized: the same Keras model on all training clients pooled, SGD at the
-# clients' learning rate and batch size, for as many examples as FedAvg saw.
-timeout -s TERM "$BUDGET" "$PY" experiments/run_centralized.py \
-    --task=shakespeare_char --optimizer=sgd --learning_rate=1 --batch_size=4 \
-    --match_examples_of="$OUT/fedavg" --steps_per_eval=1000 \
-    --clients_per_eval=100 --data_seed=0 --model_seed=0 --progress_bar=false \
-    --root_output_dir="$OUT" --experiment_name=centralized \
-  || echo "centralized: stopped by its ${BUDGET}s budget (rerun resumes it)"
+if training centralized && [ "$CENTRALIZED_STARTED" = 0 ]; then
+  centralized
+fi
 for name in "${DP_RUNS[@]}"; do
+  training "$name" || continue
   # shellcheck disable=SC2086
   budgeted_run "$name" "$DP_BUDGET" "$ROUNDS" "${COMMON[@]}" \
       --server_optimizer=sgd --server_learning_rate=1 \
@@ -72,16 +95,19 @@ mkdir -p "$RESULTS"
 ALL=("${METHODS[@]}" centralized "${DP_RUNS[@]}")
 for name in "${ALL[@]}"; do
   cp "$OUT/$name/metrics.csv" "$RESULTS/$name.metrics.csv"
-  cp "$OUT/$name/final_metrics.json" "$RESULTS/$name.final_metrics.json"
+  # A run stopped mid-way has no final evaluation yet.
+  if [ -f "$OUT/$name/final_metrics.json" ]; then
+    cp "$OUT/$name/final_metrics.json" "$RESULTS/$name.final_metrics.json"
+  fi
 done
 dirs() { local IFS=,; echo "${*/#/$OUT/}"; }
-$PY experiments/summarize_runs.py --target_accuracy=0.54 \
+$PY experiments/summarize_runs.py --target_accuracy=0.54 --mean_last_rounds=100 \
     --at_rounds=100,200,400,800,1200 \
     --experiment_dirs="$(dirs "${METHODS[@]}" centralized)" \
     --labels="FedAvg,FedAvgM,FedAdam,FedYogi,centralized (SGD)" \
     --output="$RESULTS/fedopt_table.md"
-$PY experiments/summarize_runs.py --target_accuracy=0.54 \
-    --at_rounds=100,200,400,800,1200 \
+$PY experiments/summarize_runs.py --target_accuracy=0.54 --mean_last_rounds=100 \
+    --at_rounds=20,40,60,400,1200 \
     --experiment_dirs="$(dirs fedavg "${DP_RUNS[@]}")" \
     --labels="FedAvg (no DP),DP-FedAvg z=0.1,DP-FedAvg z=0.3" \
     --output="$RESULTS/dp_table.md"

@@ -87,6 +87,9 @@ def test_mean_accuracy_over_the_last_rounds(tmp_path):
   assert 'mean test acc, last 40 rounds' in table and '| 0.5500 |' in table
   plain = summary.summarize_run(_write_run(tmp_path / 'plain', rows))
   assert 'mean test acc' not in summary.markdown_table([plain])
+  short = summary.summarize_run(_write_run(tmp_path / 'short', rows),
+                                mean_last_rounds=100)
+  assert math.isnan(short['mean_accuracy_last'])
 
 
 def test_a_final_evaluation_of_an_earlier_round_is_left_out(tmp_path):
@@ -101,3 +104,19 @@ def test_a_final_evaluation_of_an_earlier_round_is_left_out(tmp_path):
   current = summary.summarize_run(
       _write_run(tmp_path / 'current', rows[:2], final))
   assert current['final_accuracy'] == 0.43
+
+
+def test_round_counted_columns_are_blank_for_a_centralized_run(tmp_path):
+  acc = plotting.ACCURACY
+  seen = plotting.EXAMPLES_SEEN
+  rows = [{'round': 0, acc: 0.01, seen: 0},
+          {'round': 1, acc: 0.5, seen: 4000, 'training_time_in_seconds': 70.0},
+          {'round': 2, acc: 0.6, seen: 8000, 'training_time_in_seconds': 72.0}]
+  s = summary.summarize_run(_write_run(tmp_path / 'centralized', rows),
+                            target_accuracy=0.54, mean_last_rounds=100)
+  # Its "rounds" are evaluations every N steps, not federated rounds.
+  assert not s['federated'] and s['examples_seen'] == 8000
+  assert math.isnan(s['rounds_to_target'])
+  assert math.isnan(s['mean_accuracy_last'])
+  row = summary.markdown_table([s]).splitlines()[2]
+  assert row.endswith('| – |') and 'not reached' not in row

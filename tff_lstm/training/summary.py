@@ -58,11 +58,14 @@ def _mean_accuracy_over_last(rows, num_rounds: Optional[int]) -> float:
   """Mean test accuracy of the evaluations in the run's last `num_rounds` rounds.
 
   Reddi et al. 2021 report this average (last 100 rounds) rather than one
-  evaluation, which smooths round-to-round noise.
+  evaluation, which smooths round-to-round noise. A run shorter than the
+  window has none: its mean would include the untrained model.
   """
   if not num_rounds or not rows:
     return math.nan
   last = int(rows[-1][plotting.ROUND_KEY])
+  if last < num_rounds:
+    return math.nan
   values = [_number(row.get(plotting.ACCURACY)) for row in rows
             if int(row[plotting.ROUND_KEY]) > last - num_rounds
             and row.get(plotting.ACCURACY)]
@@ -76,6 +79,11 @@ def _column_sum(rows, suffix: str) -> float:
       if key.endswith(suffix) and value:
         total = (0.0 if math.isnan(total) else total) + float(value)
   return total
+
+
+def _is_centralized(rows) -> bool:
+  """Centralized runs record examples seen; their "rounds" are eval points."""
+  return any(row.get(plotting.EXAMPLES_SEEN) for row in rows)
 
 
 def _examples_seen(rows) -> float:
@@ -112,6 +120,9 @@ def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
              if row.get(ROUND_SECONDS) and int(row[plotting.ROUND_KEY]) > 0]
   eval_seconds = _column_sum(rows, EVAL_SECONDS)
   epsilons = [_number(row.get(EPSILON)) for row in rows if row.get(EPSILON)]
+  # Columns counted in federated rounds mean nothing for a centralized run,
+  # whose "round" is an evaluation point (e.g. every 1,000 steps).
+  federated = not _is_centralized(rows)
   return {
       'label': label or os.path.basename(os.path.normpath(exp_dir)),
       'rounds': last_round,
@@ -125,9 +136,12 @@ def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
       'wall_s': (sum(seconds) if seconds else math.nan) + (
           0.0 if math.isnan(eval_seconds) else eval_seconds),
       'target_accuracy': target_accuracy,
-      'rounds_to_target': _first_round_reaching(rows, target_accuracy),
+      'federated': federated,
+      'rounds_to_target': (_first_round_reaching(rows, target_accuracy)
+                           if federated else math.nan),
       'mean_last_rounds': mean_last_rounds,
-      'mean_accuracy_last': _mean_accuracy_over_last(rows, mean_last_rounds),
+      'mean_accuracy_last': (_mean_accuracy_over_last(rows, mean_last_rounds)
+                             if federated else math.nan),
       'epsilon': epsilons[-1] if epsilons else math.nan,
       'bytes_after': _column_sum(rows, BYTES_SUFFIXES[0]),
       'bytes_before': _column_sum(rows, BYTES_SUFFIXES[1]),
@@ -163,7 +177,8 @@ def markdown_table(summaries: Sequence[dict[str, Any]],
     columns.append(('training + eval h',
                     lambda s: _cell(s['wall_s'] / 3600, '.2f')))
     columns.append((f'rounds to {target:.0%}', lambda s: (
-        'not reached' if math.isnan(s['rounds_to_target'])
+        '–' if not s.get('federated', True)
+        else 'not reached' if math.isnan(s['rounds_to_target'])
         else f"{s['rounds_to_target']:.0f}")))
   optional = [('epsilon', 'epsilon', '.2f'),
               ('MB sent (all rounds)', 'bytes_after', ',.1f'),
