@@ -26,7 +26,6 @@ from tff_lstm.algorithms import learning_process
 from tff_lstm.data import sql_writer
 from tff_lstm.algorithms import optimizers
 from tff_lstm.algorithms import schedules
-from tff_lstm.algorithms import vectorized_cohort
 from tff_lstm.tasks import task_flags
 from tff_lstm.training import loop
 from tff_lstm.training import outputs
@@ -97,6 +96,10 @@ _CLIENTS_PER_EVAL = flags.DEFINE_integer(
     'seeded sample; 0: all). The final evaluation always uses all.')
 _ROUNDS_PER_CHECKPOINT = flags.DEFINE_integer('rounds_per_checkpoint', 10,
                                               'Rounds between checkpoints.')
+_ROUNDS_PER_WORKER_RESTART = flags.DEFINE_integer(
+    'rounds_per_worker_restart', 100,
+    'Start a fresh local TFF worker every this many rounds (0: never); bounds '
+    'the memory the worker accumulates over long runs.')
 _SEED = flags.DEFINE_integer('client_datasets_random_seed', 0,
                              'Seed of client sampling (same seed, same clients).')
 
@@ -241,6 +244,7 @@ def main(argv):
         clients_per_round=_CLIENTS_PER_ROUND.value,
         rounds_per_eval=_ROUNDS_PER_EVAL.value,
         rounds_per_checkpoint=_ROUNDS_PER_CHECKPOINT.value,
+        rounds_per_worker_restart=_ROUNDS_PER_WORKER_RESTART.value,
         clients_per_eval=_CLIENTS_PER_EVAL.value,
         seed=_SEED.value,
         progress_bar=_PROGRESS_BAR.value,
@@ -275,9 +279,7 @@ def main(argv):
           runtime.WorkerSettings(verbose=_VERBOSE.value))
     with federated:
       final = loop.run_experiment(
-          task, process, exp_dir, config, round_metrics_fn=privacy_fn,
-          client_data_fn=(vectorized_cohort.indexed_client_data
-                          if parallelism == 'vectorized' else None))
+          task, process, exp_dir, config, round_metrics_fn=privacy_fn)
   except runtime.WorkerError as e:
     print(f'error: {e}\nRerun the same command to resume from the last '
           'checkpoint.', file=sys.stderr)

@@ -1,6 +1,7 @@
 """Child process for test_runtime: runs one TFF computation, then ends as told.
 
-Usage: runtime_child.py {exit,raise,wait}. Prints `worker_pid=N` and `result=X`.
+Usage: runtime_child.py {exit,raise,wait,restart}. Prints `worker_pid=N` and
+`result=X` (restart: again for the fresh worker, then exits).
 """
 
 import sys
@@ -20,6 +21,10 @@ def main(mode: str) -> None:
     return tff.federated_sum(values)
 
   print(f'result={federated_sum([1.0, 2.0, 3.5])}', flush=True)
+  if mode == 'restart':
+    runtime.restart_worker()
+    print(f'worker_pid={runtime.active_worker().pid}', flush=True)
+    print(f'result={federated_sum([1.0, 2.0, 3.5])}', flush=True)
   if mode == 'raise':
     raise RuntimeError('deliberate failure after a TFF computation')
   if mode == 'wait':

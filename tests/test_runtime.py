@@ -44,6 +44,18 @@ def test_worker_stops_when_process_ends(start_child, mode, expected_code):
       f'worker {worker_pid} outlived its parent')
 
 
+def test_restart_worker_replaces_it_and_computations_go_on(start_child):
+  child = start_child('restart')
+  first = int(_read_until(child, 'worker_pid='))
+  assert float(_read_until(child, 'result=')) == pytest.approx(6.5)
+  second = int(_read_until(child, 'worker_pid='))
+  assert second != first
+  assert process_utils.wait_gone(first), f'replaced worker {first} lives on'
+  assert float(_read_until(child, 'result=')) == pytest.approx(6.5)
+  assert child.wait(timeout=120) == 0
+  assert process_utils.wait_gone(second)
+
+
 @pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
 def test_worker_stops_when_process_is_signalled(start_child, sig):
   child = start_child('wait')

@@ -134,6 +134,10 @@ class LocalWorker:
     self._lock = threading.Lock()
 
   @property
+  def settings(self) -> WorkerSettings:
+    return self._settings
+
+  @property
   def pid(self) -> Optional[int]:
     return self._process.pid if self._process else None
 
@@ -275,6 +279,17 @@ def shutdown() -> None:
   worker, _active_worker = _active_worker, None
   if worker is not None:
     worker.stop()
+
+
+def restart_worker() -> None:
+  """Replaces the worker this module started with a fresh one (no-op if none).
+
+  Safe between computations: TFF hands every result back to Python, so the
+  worker holds nothing a later call needs. Long runs use it to return the
+  memory the worker accumulates (see LoopConfig.rounds_per_worker_restart).
+  """
+  if _active_worker is not None:
+    configure(_active_worker.settings, install_signal_handlers=False)
 
 
 def _exit_on_sigterm(signum, frame):

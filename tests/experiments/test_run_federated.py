@@ -34,7 +34,8 @@ def _rounds(exp_dir):
 def test_outputs_exist_and_parse(shakespeare_cache_dir, tmp_path):
   run = subprocess.run(
       _command(shakespeare_cache_dir, tmp_path, '--experiment_name=e',
-               '--total_rounds=2', '--personalization_clients=3'),
+               '--total_rounds=2', '--personalization_clients=3',
+               '--rounds_per_worker_restart=1'),
       capture_output=True, text=True, timeout=600)
   assert run.returncode == 0, run.stderr[-3000:]
   exp_dir = tmp_path / 'e'
