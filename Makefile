@@ -10,7 +10,7 @@ LOCK := requirements/lock.txt
 RUN_ARGS ?= --total_rounds=5 --rounds_per_eval=5 --max_elements_per_client=16
 TEST_ARGS ?=
 
-.PHONY: setup data run test bench clean-venv workers
+.PHONY: setup data run test bench bench-memory clean-venv workers
 
 # Local TFF worker services for --worker_addresses (docs/distributed.md).
 N ?= 2
@@ -49,6 +49,12 @@ $(TORCH_STAMP): benchmarks/requirements-torch.txt
 BENCH_ARGS ?=
 bench: data $(TORCH_STAMP)
 	$(VPY) benchmarks/round_speed.py $(BENCH_ARGS)
+
+# Memory growth over many rounds by input path (about 10 min):
+# results/benchmarks/worker_memory.{json,md}.
+MEMORY_ARGS ?=
+bench-memory: data
+	$(VPY) benchmarks/worker_memory.py $(MEMORY_ARGS)
 
 workers: setup
 	$(VPY) experiments/run_worker.py --num_workers=$(N)

@@ -91,29 +91,51 @@ for name in "${DP_RUNS[@]}"; do
       --client_weighting=uniform --dp_mechanism=gaussian_adaptive ${DP[$name]}
 done
 
+# Record what this invocation has (per-round CSVs, final metrics) ...
 mkdir -p "$RESULTS"
 ALL=("${METHODS[@]}" centralized "${DP_RUNS[@]}")
 for name in "${ALL[@]}"; do
+  [ -f "$OUT/$name/metrics.csv" ] || continue
   cp "$OUT/$name/metrics.csv" "$RESULTS/$name.metrics.csv"
   # A run stopped mid-way has no final evaluation yet.
   if [ -f "$OUT/$name/final_metrics.json" ]; then
     cp "$OUT/$name/final_metrics.json" "$RESULTS/$name.final_metrics.json"
   fi
 done
-dirs() { local IFS=,; echo "${*/#/$OUT/}"; }
-$PY experiments/summarize_runs.py --target_accuracy=0.54 --mean_last_rounds=100 \
-    --at_rounds=100,200,400,800,1200 \
-    --experiment_dirs="$(dirs "${METHODS[@]}" centralized)" \
-    --labels="FedAvg,FedAvgM,FedAdam,FedYogi,centralized (SGD)" \
-    --output="$RESULTS/fedopt_table.md"
-$PY experiments/summarize_runs.py --target_accuracy=0.54 --mean_last_rounds=100 \
-    --at_rounds=20,40,60,400,1200 \
-    --experiment_dirs="$(dirs fedavg "${DP_RUNS[@]}")" \
-    --labels="FedAvg (no DP),DP-FedAvg z=0.1,DP-FedAvg z=0.3" \
-    --output="$RESULTS/dp_table.md"
-$PY experiments/plot_metrics.py --output="$RESULTS/fedopt_accuracy.png" \
-    --experiment_dirs="$(dirs "${METHODS[@]}")" \
-    --labels="FedAvg,FedAvgM,FedAdam,FedYogi"
-$PY experiments/plot_metrics.py --output="$RESULTS/dp_accuracy.png" \
-    --experiment_dirs="$(dirs fedavg "${DP_RUNS[@]}")" \
-    --labels="FedAvg (no DP),DP-FedAvg z=0.1,DP-FedAvg z=0.3"
+# ... and build tables and plots from the recorded files, so they also cover
+# runs recorded by an earlier invocation whose outputs are gone.
+STAGE=$(mktemp -d)
+trap 'rm -rf "$STAGE"' EXIT
+for name in "${ALL[@]}"; do
+  [ -f "$RESULTS/$name.metrics.csv" ] || continue
+  mkdir "$STAGE/$name"
+  cp "$RESULTS/$name.metrics.csv" "$STAGE/$name/metrics.csv"
+  if [ -f "$RESULTS/$name.final_metrics.json" ]; then
+    cp "$RESULTS/$name.final_metrics.json" "$STAGE/$name/final_metrics.json"
+  fi
+done
+declare -A LABEL=([fedavg]=FedAvg [fedavgm]=FedAvgM [fedadam]=FedAdam
+  [fedyogi]=FedYogi [centralized]="centralized (SGD)"
+  [dp_fedavg_z0.1]="DP-FedAvg z=0.1" [dp_fedavg_z0.3]="DP-FedAvg z=0.3")
+# study OUTPUT_STEM AT_ROUNDS NAME...: table and plot of the recorded NAMEs.
+study() {
+  local stem=$1 at=$2 dirs=() labels=() plot_dirs=() plot_labels=()
+  shift 2
+  for name in "$@"; do
+    [ -d "$STAGE/$name" ] || continue
+    dirs+=("$STAGE/$name"); labels+=("${LABEL[$name]}")
+    # Plots are accuracy vs round: the centralized run has steps, not rounds.
+    [ "$name" = centralized ] && continue
+    plot_dirs+=("$STAGE/$name"); plot_labels+=("${LABEL[$name]}")
+  done
+  [ ${#dirs[@]} -gt 0 ] || return 0
+  local IFS=,
+  $PY experiments/summarize_runs.py --target_accuracy=0.54 \
+      --mean_last_rounds=100 --at_rounds="$at" \
+      --experiment_dirs="${dirs[*]}" --labels="${labels[*]}" \
+      --output="$RESULTS/${stem}_table.md"
+  $PY experiments/plot_metrics.py --output="$RESULTS/${stem}_accuracy.png" \
+      --experiment_dirs="${plot_dirs[*]}" --labels="${plot_labels[*]}"
+}
+study fedopt 100,200,400,800,1200 "${METHODS[@]}" centralized
+study dp 20,40,60,400,1200 fedavg "${DP_RUNS[@]}"

@@ -113,10 +113,17 @@ def test_round_counted_columns_are_blank_for_a_centralized_run(tmp_path):
           {'round': 1, acc: 0.5, seen: 4000, 'training_time_in_seconds': 70.0},
           {'round': 2, acc: 0.6, seen: 8000, 'training_time_in_seconds': 72.0}]
   s = summary.summarize_run(_write_run(tmp_path / 'centralized', rows),
-                            target_accuracy=0.54, mean_last_rounds=100)
+                            at_rounds=[1], target_accuracy=0.54,
+                            mean_last_rounds=100)
   # Its "rounds" are evaluations every N steps, not federated rounds.
   assert not s['federated'] and s['examples_seen'] == 8000
   assert math.isnan(s['rounds_to_target'])
   assert math.isnan(s['mean_accuracy_last'])
-  row = summary.markdown_table([s]).splitlines()[2]
-  assert row.endswith('| – |') and 'not reached' not in row
+  table = summary.markdown_table([s], at_rounds=[1])
+  header, row = [[c.strip() for c in line.strip('|').split('|')]
+                 for line in table.splitlines()[::2]]
+  cells = dict(zip(header, row))
+  assert cells['rounds'] == cells['median s/round'] == '–'
+  assert cells['test acc @1'] == '0.5000'  # its own evaluation points
+  assert cells['examples seen'] == '8,000'
+  assert cells['rounds to 54%'] == '–' and 'not reached' not in table

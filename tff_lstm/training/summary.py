@@ -156,7 +156,8 @@ def markdown_table(summaries: Sequence[dict[str, Any]],
                    at_rounds: Sequence[int] = ()) -> str:
   """Columns that some run has; absent values show as '–'."""
   columns = [('run', lambda s: s['label']),
-             ('rounds', lambda s: str(s['rounds'])),
+             ('rounds', lambda s: str(s['rounds'])
+              if s.get('federated', True) else '–'),
              ('examples seen', lambda s: _cell(s['examples_seen'], ',.0f'))]
   columns += [(f'test acc @{r}',
                lambda s, r=r: _cell(s['accuracy_at'].get(r, math.nan), '.4f'))
@@ -169,7 +170,8 @@ def markdown_table(summaries: Sequence[dict[str, Any]],
   columns += [('final test acc (full split)',
                lambda s: _cell(s['final_accuracy'], '.4f')),
               ('final test loss', lambda s: _cell(s['final_loss'], '.4f')),
-              ('median s/round', lambda s: _cell(s['median_round_s'], '.2f')),
+              ('median s/round', lambda s: _cell(s['median_round_s'], '.2f')
+               if s.get('federated', True) else '–'),
               ('training h', lambda s: _cell(s['training_s'] / 3600, '.2f'))]
   target = next((s['target_accuracy'] for s in summaries
                  if s['target_accuracy'] is not None), None)
