@@ -27,6 +27,7 @@ from absl import app
 from absl import flags
 import psutil
 
+import report
 import round_data
 
 _ROUNDS = flags.DEFINE_integer('rounds', 6, 'Rounds per configuration '
@@ -132,10 +133,6 @@ def run_interleaved(configs, rounds):
 
 
 def _write(results, out_dir, command):
-  os.makedirs(out_dir, exist_ok=True)
-  with open(os.path.join(out_dir, 'round_speed.json'), 'w') as f:
-    json.dump(results, f, indent=2, sort_keys=True)
-    f.write('\n')
   uniform = results['uniform']
   stock = uniform['stock']['median_s']
   lines = [
@@ -175,8 +172,7 @@ def _write(results, out_dir, command):
     real = results['real']['ours']['median_s']
     lines.append(f'At the real-round median: {_REDDI_ROUNDS * real / 3600:.2f} '
                  'h.')
-  with open(os.path.join(out_dir, 'round_speed.md'), 'w') as f:
-    f.write('\n'.join(lines) + '\n')
+  report.write(out_dir, 'round_speed', results, lines)
 
 
 def main(argv):

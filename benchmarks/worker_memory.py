@@ -37,6 +37,8 @@ from tff_lstm import runtime  # pylint: disable=g-bad-import-order
 from absl import app
 from absl import flags
 
+import report
+
 CONFIGS = ('datasets', 'ids', 'ids_restart', 'tff_sequential')
 _ROUNDS = flags.DEFINE_integer('rounds', 60, 'Rounds per configuration.')
 _MAX_ELEMENTS = flags.DEFINE_integer('max_elements', 8,
@@ -129,10 +131,6 @@ def _summary(rows) -> dict:
 
 
 def _write(results, out_dir, command):
-  os.makedirs(out_dir, exist_ok=True)
-  with open(os.path.join(out_dir, 'worker_memory.json'), 'w') as f:
-    json.dump(results, f, indent=2, sort_keys=True)
-    f.write('\n')
   meta = results['meta']
   lines = [
       '# Memory growth by input path',
@@ -151,8 +149,7 @@ def _write(results, out_dir, command):
         f'| {key} | {r["median_s"]:.2f} | {r["python_mb_per_round"]:+.1f} | '
         f'{r["worker_mb_per_round"]:+.1f} | {r["python_mb_last"]:.0f} | '
         f'{r["worker_mb_last"]:.0f} | {r["worker_mb_peak"]:.0f} |')
-  with open(os.path.join(out_dir, 'worker_memory.md'), 'w') as f:
-    f.write('\n'.join(lines) + '\n')
+  report.write(out_dir, 'worker_memory', results, lines)
   print('\n'.join(lines))
 
 
