@@ -34,8 +34,9 @@ class LoopConfig:
   personalization_learning_rate: float = 0.1
   personalization_batch_size: int = 4
   # The vectorized cohort's worker grows ~18 MB a round on the Shakespeare
-  # round (cause not yet found; TFF's sequential path grows ~1 MB); a fresh
-  # worker every this many rounds bounds that for ~3 s of restart. 0: never.
+  # round (cause not yet found; TFF's sequential path ~1.6 MB: make
+  # bench-memory); a fresh worker every this many rounds bounds that for a
+  # second or two of restart and retracing. 0: never.
   rounds_per_worker_restart: int = 100
 
   def __post_init__(self):
