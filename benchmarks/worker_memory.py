@@ -36,6 +36,7 @@ from tff_lstm import runtime  # pylint: disable=g-bad-import-order
 
 from absl import app
 from absl import flags
+import psutil
 
 import report
 
@@ -53,11 +54,7 @@ _WARMUP = 5  # rounds left out of the slope (start-up allocations)
 
 
 def _rss_mb(pid) -> float:
-  with open(f'/proc/{pid}/status') as f:
-    for line in f:
-      if line.startswith('VmRSS:'):
-        return int(line.split()[1]) / 1024
-  return float('nan')
+  return psutil.Process(pid).memory_info().rss / 2**20
 
 
 def run_child(config: str) -> None:
@@ -68,6 +65,7 @@ def run_child(config: str) -> None:
   from tff_lstm.algorithms import learning_process
   from tff_lstm.algorithms import vectorized_cohort
   from tff_lstm.tasks import shakespeare_char
+  from tff_lstm.training import loop
   from tff_lstm.training import selection
   # pylint: enable=g-import-not-at-top
   runtime.quiet_logging()
@@ -76,6 +74,8 @@ def run_child(config: str) -> None:
   train = task.datasets.train_data
   parallelism = 'sequential' if config == 'tff_sequential' else 'vectorized'
   sample_ids = selection.build_client_id_sampler(train.client_ids, 10, seed=0)
+  select_datasets = selection.build_dataset_selection_fn(
+      train, task.datasets.train_preprocess_fn, 10, seed=0)
   with runtime.federated_runtime():
     process = learning_process.build_learning_process(
         task.model_fn, client_parallelism=parallelism,
@@ -85,22 +85,23 @@ def run_child(config: str) -> None:
                                          task.datasets.train_preprocess_fn)
 
     def round_inputs(round_num):
-      ids = sample_ids(round_num)
       if config.startswith('ids'):
-        return client_id_inputs.round_inputs(process, ids)
-      datasets = [task.datasets.train_preprocess_fn(
-          train.create_tf_dataset_for_client(i)) for i in ids]
+        return client_id_inputs.round_inputs(process, sample_ids(round_num))
+      datasets = select_datasets(round_num)
       if parallelism == 'vectorized':
         return vectorized_cohort.indexed_client_data(datasets)
       return datasets
 
+    # run_federated.py's own restart schedule (0: never), kept out of the
+    # timed round; building the inputs stays in it (it is the datasets' cost).
+    restart_if_due = loop.restarting_worker(
+        lambda round_num: None, first_round=1,
+        every=_RESTART_EVERY.value if config == 'ids_restart' else 0)
     state = process.initialize()
     print(json.dumps({'ready': True}), flush=True)
     for line in sys.stdin:
       round_num = int(line.split()[1])
-      if (config == 'ids_restart' and round_num > 1
-          and (round_num - 1) % _RESTART_EVERY.value == 0):
-        runtime.restart_worker()
+      restart_if_due(round_num)
       started = time.perf_counter()
       state = process.next(state, round_inputs(round_num)).state
       seconds = time.perf_counter() - started

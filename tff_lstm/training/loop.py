@@ -55,7 +55,7 @@ def latest_checkpoint_round(exp_dir: str) -> int:
   return max(versions) if versions else 0
 
 
-def _restarting_worker(selection_fn, first_round: int, every: int):
+def restarting_worker(selection_fn, first_round: int, every: int):
   """`selection_fn`, restarting our local worker before every `every`-th round.
 
   The selection runs just before the round's computation, when the worker holds
@@ -116,7 +116,7 @@ def run_experiment(
   sample_ids = selection.build_client_id_sampler(
       task.datasets.train_data.client_ids, config.clients_per_round,
       config.seed)
-  train_selection = _restarting_worker(
+  train_selection = restarting_worker(
       lambda round_num: client_id_inputs.round_inputs(
           process, sample_ids(round_num)),
       first_round=start_round + 1, every=config.rounds_per_worker_restart)
