@@ -209,11 +209,22 @@ def test_groups_of_clients_give_the_same_model(federated_runtime,
             grouped_metrics['client_work']['train']['num_examples'])
 
 
-@pytest.mark.parametrize('num_clients,cap,size', [
-    (10, 8, 5), (16, 8, 8), (17, 8, 6), (3, 8, 3), (5, 2, 2), (0, 8, 0)])
-def test_groups_are_balanced_under_the_cap(num_clients, cap, size):
-  assert int(vectorized_cohort.balanced_group_size(
-      tf.constant(num_clients), cap)) == size
+@pytest.mark.parametrize('num_clients,cap,groups,sizes', [
+    (10, 8, 2, [5, 5]), (16, 8, 2, [8, 8]), (17, 8, 3, [6, 6, 5]),
+    (3, 8, 1, [3]), (5, 2, 3, [2, 2, 1]), (0, 8, 0, [])])
+def test_groups_are_balanced_under_the_cap(num_clients, cap, groups, sizes):
+  num_groups = int(vectorized_cohort.number_of_groups(
+      tf.constant(num_clients), cap))
+  assert num_groups == groups
+  order = vectorized_cohort.dealt_order(tf.constant(num_clients),
+                                        tf.constant(num_groups)).numpy()
+  assert sorted(order) == list(range(num_clients))    # a permutation
+  # Group g holds positions g, g + groups, ...: long and short clients alike.
+  members = [order[sum(sizes[:g]):sum(sizes[:g + 1])].tolist()
+             for g in range(num_groups)]
+  assert members == [list(range(g, num_clients, num_groups))
+                     for g in range(num_groups)]
+  assert [len(m) for m in members] == sizes
 
 
 def test_default_group_keeps_recurrent_weights_in_cache(macbeth_client_data):

@@ -43,14 +43,23 @@ def default_clients_per_group(keras_model: tf.keras.Model) -> int:
   return max(1, CACHE_BUDGET_BYTES // max(per_client, 1))
 
 
-def balanced_group_size(num_clients, max_per_group: int):
-  """Clients per group: the fewest groups under the cap, sizes as even as can be.
+def number_of_groups(num_clients, max_per_group: int):
+  """The fewest groups that keep every group within `max_per_group` clients."""
+  return (num_clients + max_per_group - 1) // max_per_group
 
-  A group's batched step costs nearly as much for 2 clients as for 5 (per-step
-  overhead), so 10 clients under a cap of 8 train as 5 + 5, not 8 + 2.
+
+def dealt_order(num_clients, num_groups):
+  """Longest-first positions dealt round-robin into `num_groups` groups.
+
+  Group g holds positions g, g + num_groups, ... (still longest first), and the
+  result lists group 0's positions, then group 1's, and so on. Group sizes
+  differ by at most one, and every group gets a share of the long and of the
+  short clients. The worker trains the groups concurrently (one core each), so
+  a round lasts as long as its slowest group: cutting the sorted cohort into
+  consecutive runs instead would give one group all the longest clients.
   """
-  num_groups = tf.maximum((num_clients + max_per_group - 1) // max_per_group, 1)
-  return (num_clients + num_groups - 1) // num_groups
+  group = tf.math.floormod(tf.range(num_clients), tf.maximum(num_groups, 1))
+  return tf.argsort(group, stable=True)
 
 
 def indexed_client_data(datasets: Sequence[tf.data.Dataset]):
@@ -115,8 +124,8 @@ def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights,
 
   Batching stops paying once the stacked recurrent weights no longer fit in
   the CPU cache: every timestep reads all of them. So the sorted cohort is cut
-  into groups of at most `clients_per_group` (balanced: `balanced_group_size`),
-  trained one group after another.
+  into groups of at most `clients_per_group`, dealt round-robin
+  (`dealt_order`); the worker runs the groups' iterations concurrently.
 
   Clients are sorted longest first, so at every step the clients that still
   have a batch are a prefix. Training runs in phases: each phase steps the
@@ -181,15 +190,14 @@ def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights,
   def train(global_weights, cohort):
     x, y, rows, steps, rank = _stack_longest_first(cohort)
     num_clients = tf.shape(x)[0]
-    group_size = balanced_group_size(num_clients, clients_per_group)
-    num_groups = tf.math.floordiv(num_clients + group_size - 1,
-                                  tf.maximum(group_size, 1))
+    num_groups = number_of_groups(num_clients, clients_per_group)
+    dealt = dealt_order(num_clients, num_groups)
 
     def group(g, arrays, totals):
-      lo = g * group_size
-      hi = tf.minimum(lo + group_size, num_clients)
-      trained, group_totals = train_group(global_weights, x[lo:hi], y[lo:hi],
-                                          rows[lo:hi], steps[lo:hi])
+      members = tf.range(g, num_clients, num_groups)
+      trained, group_totals = train_group(
+          global_weights, tf.gather(x, members), tf.gather(y, members),
+          tf.gather(rows, members), tf.gather(steps, members))
       arrays = [a.write(g, w) for a, w in zip(arrays, trained)]
       return g + 1, arrays, totals + group_totals
 
@@ -199,8 +207,11 @@ def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights,
     _, arrays, totals = tf.while_loop(
         lambda g, *_: g < num_groups, group,
         (tf.constant(0), arrays, tf.zeros([3])))
+    # Rows come out in dealt order; row_of_position[p] holds position p.
+    row_of_position = tf.math.invert_permutation(dealt)
     trained = [a.concat() for a in arrays]
-    trained = [tf.gather(w, rank) for w in trained]   # back to index order
+    trained = [tf.gather(w, tf.gather(row_of_position, rank))
+               for w in trained]   # back to index order
     deltas = [w0[tf.newaxis] - w for w0, w in zip(global_weights, trained)]
     finite = tf.reduce_all(tf.stack(
         [tf.reduce_all(tf.math.is_finite(tf.reshape(d, [num_clients, -1])),
