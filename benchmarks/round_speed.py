@@ -138,7 +138,8 @@ def _write(results, out_dir, command):
   lines = [
       '# Round speed: TFF configurations and the PyTorch peer', '',
       f'Command: `{command}` ({results["meta"]["date"]}, '
-      f'{results["meta"]["cpus"]} CPUs, {results["meta"]["rounds"]} rounds '
+      f'{results["meta"]["cpus"]} CPUs, {results["meta"]["cpu"]}, '
+      f'{results["meta"]["rounds"]} rounds '
       'each, the first a warm-up; medians of the rest).', '',
       'Uniform round: 10 real Shakespeare clients x their first 64 sequences, '
       'batch 4, 1 epoch (160 steps), 2x256 LSTM.', '',
@@ -182,7 +183,8 @@ def main(argv):
   rounds = _ROUNDS.value
   results = {'meta': {'date': datetime.date.today().isoformat(),
                       'cpus': os.cpu_count(), 'rounds': rounds,
-                      'machine': platform.processor() or platform.machine()}}
+                      'machine': platform.processor() or platform.machine(),
+                      'cpu': report.cpu_description()}}
   with tempfile.TemporaryDirectory() as tmp:
 
     def data(kind, clients):

@@ -191,7 +191,8 @@ def main(argv):
       'date': datetime.date.today().isoformat(), 'rounds': _ROUNDS.value,
       'max_elements': _MAX_ELEMENTS.value,
       'restart_every': _RESTART_EVERY.value,
-      'machine': f'{os.cpu_count()} CPUs, {platform.python_version()}'}
+      'machine': f'{os.cpu_count()} CPUs, {report.cpu_description()}, '
+                 f'Python {platform.python_version()}'}
   _write(results, _OUT.value,
          'make bench-memory' if not sys.argv[1:] else ' '.join(
              ['benchmarks/worker_memory.py', *sys.argv[1:]]))
