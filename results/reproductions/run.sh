@@ -137,8 +137,26 @@ study() {
   $PY experiments/plot_metrics.py --output="$RESULTS/${stem}_accuracy.png" \
       --experiment_dirs="${plot_dirs[*]}" --labels="${plot_labels[*]}"
 }
+# inline STEM: copies STEM_table.md into README.md between its markers
+# (<!-- STEM_table ... --> and <!-- /STEM_table -->), where the README has them.
+inline() {
+  "$PY" - "$RESULTS/README.md" "$RESULTS/${1}_table.md" "${1}_table" <<'PYTHON'
+import pathlib, sys
+readme, table, name = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
+text = readme.read_text()
+start, end = f'<!-- {name}', f'<!-- /{name} -->'
+if start in text and end in text:
+  head, rest = text.split(start, 1)
+  marker, _ = rest.split('\n', 1)
+  _, tail = rest.split(end, 1)
+  readme.write_text(head + start + marker + '\n' + table.read_text().strip()
+                    + '\n' + end + tail)
+PYTHON
+}
 study fedopt 100,200,400,800,1200 "${METHODS[@]}" centralized
+inline fedopt
 # The DP study compares against FedAvg, so it needs a DP run to show.
 if ls "$RESULTS"/dp_fedavg_*.metrics.csv > /dev/null 2>&1; then
   study dp 20,40,60,400,1200 fedavg "${DP_RUNS[@]}"
+  inline dp
 fi
