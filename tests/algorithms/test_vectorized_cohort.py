@@ -216,14 +216,12 @@ def test_groups_are_balanced_under_the_cap(num_clients, cap, groups, sizes):
   num_groups = int(vectorized_cohort.number_of_groups(
       tf.constant(num_clients), cap))
   assert num_groups == groups
-  order = vectorized_cohort.dealt_order(tf.constant(num_clients),
-                                        tf.constant(num_groups)).numpy()
-  assert sorted(order) == list(range(num_clients))    # a permutation
-  # Group g holds positions g, g + groups, ...: long and short clients alike.
-  members = [order[sum(sizes[:g]):sum(sizes[:g + 1])].tolist()
+  members = [vectorized_cohort.group_members(
+      g, tf.constant(num_clients), num_groups).numpy().tolist()
              for g in range(num_groups)]
-  assert members == [list(range(g, num_clients, num_groups))
-                     for g in range(num_groups)]
+  # Every client in exactly one group, each group long and short clients alike.
+  assert sorted(sum(members, [])) == list(range(num_clients))
+  assert [m[0] for m in members] == list(range(num_groups))
   assert [len(m) for m in members] == sizes
 
 

@@ -48,18 +48,16 @@ def number_of_groups(num_clients, max_per_group: int):
   return (num_clients + max_per_group - 1) // max_per_group
 
 
-def dealt_order(num_clients, num_groups):
-  """Longest-first positions dealt round-robin into `num_groups` groups.
+def group_members(group, num_clients, num_groups):
+  """Longest-first positions dealt to `group`: group, group + num_groups, ...
 
-  Group g holds positions g, g + num_groups, ... (still longest first), and the
-  result lists group 0's positions, then group 1's, and so on. Group sizes
-  differ by at most one, and every group gets a share of the long and of the
-  short clients. The worker trains the groups concurrently (one core each), so
-  a round lasts as long as its slowest group: cutting the sorted cohort into
-  consecutive runs instead would give one group all the longest clients.
+  Group sizes differ by at most one, and every group gets a share of the long
+  and of the short clients. The worker trains the groups concurrently (one core
+  each), so a round lasts as long as its slowest group: cutting the sorted
+  cohort into consecutive runs instead would give one group all the longest
+  clients.
   """
-  group = tf.math.floormod(tf.range(num_clients), tf.maximum(num_groups, 1))
-  return tf.argsort(group, stable=True)
+  return tf.range(group, num_clients, num_groups)
 
 
 def indexed_client_data(datasets: Sequence[tf.data.Dataset]):
@@ -125,7 +123,7 @@ def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights,
   Batching stops paying once the stacked recurrent weights no longer fit in
   the CPU cache: every timestep reads all of them. So the sorted cohort is cut
   into groups of at most `clients_per_group`, dealt round-robin
-  (`dealt_order`); the worker runs the groups' iterations concurrently.
+  (`group_members`); the worker runs the groups' iterations concurrently.
 
   Clients are sorted longest first, so at every step the clients that still
   have a batch are a prefix. Training runs in phases: each phase steps the
@@ -191,24 +189,25 @@ def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights,
     x, y, rows, steps, rank = _stack_longest_first(cohort)
     num_clients = tf.shape(x)[0]
     num_groups = number_of_groups(num_clients, clients_per_group)
-    dealt = dealt_order(num_clients, num_groups)
 
-    def group(g, arrays, totals):
-      members = tf.range(g, num_clients, num_groups)
+    def group(g, arrays, dealt, totals):
+      members = group_members(g, num_clients, num_groups)
       trained, group_totals = train_group(
           global_weights, tf.gather(x, members), tf.gather(y, members),
           tf.gather(rows, members), tf.gather(steps, members))
       arrays = [a.write(g, w) for a, w in zip(arrays, trained)]
-      return g + 1, arrays, totals + group_totals
+      return g + 1, arrays, dealt.write(g, members), totals + group_totals
 
     arrays = [tf.TensorArray(w.dtype, size=num_groups, infer_shape=False,
                              element_shape=[None] + w.shape.as_list())
               for w in global_weights]
-    _, arrays, totals = tf.while_loop(
+    dealt = tf.TensorArray(tf.int32, size=num_groups, infer_shape=False,
+                           element_shape=[None])
+    _, arrays, dealt, totals = tf.while_loop(
         lambda g, *_: g < num_groups, group,
-        (tf.constant(0), arrays, tf.zeros([3])))
-    # Rows come out in dealt order; row_of_position[p] holds position p.
-    row_of_position = tf.math.invert_permutation(dealt)
+        (tf.constant(0), arrays, dealt, tf.zeros([3])))
+    # Row r of the trained weights holds position dealt[r]; invert that.
+    row_of_position = tf.math.invert_permutation(dealt.concat())
     trained = [a.concat() for a in arrays]
     trained = [tf.gather(w, tf.gather(row_of_position, rank))
                for w in trained]   # back to index order
