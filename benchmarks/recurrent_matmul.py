@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 import report
+from tff_lstm.models import fused_lstm
 
 _SHAPES = flags.DEFINE_list(
     'shapes', ['256:5', '512:2', '128:8'],
@@ -34,16 +35,14 @@ _ROWS, _STEPS = 4, 80
 
 
 def _stepper(kernel, width):
-  """80 steps of state @ kernel, the kernel pre-cut into column blocks."""
-  columns = kernel.shape[-1]
-  width = columns if width is None else width
-  blocks = tf.split(kernel, columns // width, axis=-1)
+  """80 steps of state @ kernel, as fused_lstm computes them at this width."""
+  blocks = fused_lstm._column_blocks(kernel, width)  # pylint: disable=protected-access
   rows = tf.zeros([kernel.shape[0], _ROWS, kernel.shape[1]])
 
   @tf.function
   def run():
     def step(t, state, outputs):
-      product = tf.concat([tf.linalg.matmul(state, b) for b in blocks], -1)
+      product = fused_lstm._blocked_matmul(state, blocks)  # pylint: disable=protected-access
       # Feed a scalar of the product back, so no step can be skipped.
       return t + 1, state + 1e-3 * tf.reduce_mean(product), outputs.write(
           t, product)
@@ -69,9 +68,9 @@ def main(argv):
                     kernel.transpose(0, 2, 1)))}
     for direction, matrix in products.items():
       for width in _WIDTHS.value:
-        size = None if width == 'full' else int(width)
-        if size is not None and (size >= matrix.shape[-1]
-                                 or matrix.shape[-1] % size):
+        columns = matrix.shape[-1]
+        size = columns if width == 'full' else int(width)
+        if width != 'full' and (size >= columns or columns % size):
           continue
         runs[(units, clients, direction, width)] = _stepper(matrix, size)
   for run in runs.values():

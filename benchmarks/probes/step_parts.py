@@ -2,52 +2,74 @@
 
 Times, for K clients of the Shakespeare model (2 x 256 LSTM) on random tokens:
 the full local step (forward, loss, gradients, SGD update), the forward pass
-only, the two LSTM layers' forward+backward only, and the update only.
+only, the two LSTM layers' forward+backward only, and the update only. The
+step is a stand-in for the cohort's (same forward, no padding or metrics).
 
   K=5 INTRA=1 INTER=2 .venv/bin/python benchmarks/probes/step_parts.py
 """
-import os, sys, time, statistics
-os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'
-import numpy as np, tensorflow as tf
-tf.config.threading.set_intra_op_parallelism_threads(int(os.environ["INTRA"]))
-tf.config.threading.set_inter_op_parallelism_threads(int(os.environ["INTER"]))
-sys.path.insert(0, '.')
-from tff_lstm.algorithms import cohort_model
-from tff_lstm.models import fused_lstm, language_models
-K, B, T = int(os.environ["K"]), 4, 80
-km = language_models.build_char_lm(90, units=256, cell_type='lstm', sequence_length=T, seed=0)
-forward = cohort_model.build_forward(km)
-w = [tf.constant(np.repeat(v.numpy()[None], K, 0)) for v in km.trainable_variables]
+import os
+import statistics
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+import numpy as np  # pylint: disable=g-import-not-at-top
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+from tff_lstm.algorithms import cohort_model  # pylint: disable=g-import-not-at-top
+from tff_lstm.models import fused_lstm, language_models  # pylint: disable=g-import-not-at-top
+
+tf.config.threading.set_intra_op_parallelism_threads(int(os.environ['INTRA']))
+tf.config.threading.set_inter_op_parallelism_threads(int(os.environ['INTER']))
+K, B, T, VOCAB = int(os.environ['K']), 4, 80, 90
+model = language_models.build_char_lm(VOCAB, units=256, cell_type='lstm',
+                                      sequence_length=T, seed=0)
+forward = cohort_model.build_forward(model)
+weights = [tf.constant(np.repeat(v.numpy()[np.newaxis], K, 0))
+           for v in model.trainable_variables]
 rng = np.random.default_rng(0)
-x = tf.constant(rng.integers(1, 90, (K, B, T)), tf.int64)
-y = tf.constant(rng.integers(1, 90, (K, B, T)), tf.int32)
+tokens = tf.constant(rng.integers(1, VOCAB, (K, B, T)), tf.int64)
+labels = tf.constant(rng.integers(1, VOCAB, (K, B, T)), tf.int32)
+embedded = tf.gather(weights[0], tokens, batch_dims=1)
+
+
 @tf.function
 def full_step(w):
   with tf.GradientTape() as tape:
     tape.watch(w)
-    logits = forward(w, x)
-    loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
-  g = tape.gradient(loss, w)
-  return [a - 0.1 * b for a, b in zip(w, g)]
+    loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels, forward(w, tokens)))
+  return [a - 0.1 * g for a, g in zip(w, tape.gradient(loss, w))]
+
+
 @tf.function
-def fwd_only(w):
-  return forward(w, x)
-emb = tf.gather(w[0], x, batch_dims=1)
+def forward_only(w):
+  return forward(w, tokens)
+
+
 @tf.function
-def lstm2(w):
+def lstm_layers(w):
   with tf.GradientTape() as tape:
     tape.watch(w)
-    h = fused_lstm.lstm_sequence(emb, w[1], w[2], w[3])
+    h = fused_lstm.lstm_sequence(embedded, w[1], w[2], w[3])
     h = fused_lstm.lstm_sequence(h, w[4], w[5], w[6])
     loss = tf.reduce_sum(h * h)
   return tape.gradient(loss, w[1:7])
+
+
 @tf.function
 def update_only(w):
   return [a - 0.1 * a for a in w]
-fs = dict(full_step=full_step, fwd_only=fwd_only, lstm2_grad=lstm2, update=update_only)
-for f in fs.values(): f(w)
-times = {k: [] for k in fs}
-for r in range(9):
-  for k, f in fs.items():
-    t0 = time.perf_counter(); r_ = f(w); _ = [v.numpy() for v in tf.nest.flatten(r_)][:1]; times[k].append(time.perf_counter() - t0)
-for k, v in times.items(): print(k, round(1000 * statistics.median(v), 1), 'ms')
+
+
+parts = {'full_step': full_step, 'fwd_only': forward_only,
+         'lstm2_grad': lstm_layers, 'update': update_only}
+for part in parts.values():
+  part(weights)  # trace and warm up
+times = {name: [] for name in parts}
+for _ in range(9):  # interleaved
+  for name, part in parts.items():
+    start = time.perf_counter()
+    part(weights)  # eager call of a tf.function returns computed tensors
+    times[name].append(time.perf_counter() - start)
+for name, values in times.items():
+  print(name, round(1000 * statistics.median(values), 1), 'ms')

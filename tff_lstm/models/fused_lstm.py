@@ -28,18 +28,23 @@ def _gate_scale(units: int, dtype) -> tf.Tensor:
 # The per-timestep recurrent products run as one matmul per column block of
 # this width: TF 2.14's CPU matmul is much slower on 4 rows times a wide
 # kernel. Measured (benchmarks/recurrent_matmul.py, one thread, 5 clients of
-# 256 units, 80 steps): forward [4, 256] x [256, 1024] 21.99 ms whole, 9.56 ms
-# in 128-column blocks; backward [4, 1024] x [1024, 256] 11.24 vs 6.77 ms.
+# 256 units, 80 steps): forward [4, 256] x [256, 1024] 23.36 ms whole, 11.26 ms
+# in 128-column blocks; backward [4, 1024] x [1024, 256] 11.78 vs 7.34 ms.
 # Each output column is the same dot product either way.
 _COLUMN_BLOCK = 128
 
 
-def _column_blocks(matrix):
-  """`matrix` [..., n, m] cut into [..., n, <=_COLUMN_BLOCK] blocks, once."""
+def _column_blocks(matrix, width=None):
+  """`matrix` [..., n, m] cut into [..., n, <=width] blocks, once per call.
+
+  `width` defaults to `_COLUMN_BLOCK` (read at trace time, so a probe can
+  change it); benchmarks/recurrent_matmul.py passes other widths.
+  """
+  width = width or _COLUMN_BLOCK
   columns = matrix.shape[-1]
-  sizes = [_COLUMN_BLOCK] * (columns // _COLUMN_BLOCK)
-  if columns % _COLUMN_BLOCK:
-    sizes.append(columns % _COLUMN_BLOCK)
+  sizes = [width] * (columns // width)
+  if columns % width:
+    sizes.append(columns % width)
   return tf.split(matrix, sizes, axis=-1) if len(sizes) > 1 else [matrix]
 
 
