@@ -56,19 +56,43 @@ training() { [[ " $TRAIN " == *" $1 "* ]]; }
 # Centralized: the same Keras model on all training clients pooled, SGD at the
 # clients' learning rate and batch size, for as many examples as FedAvg had
 # seen when it started (its hparams hold that budget). So a started run is
-# continued before FedAvg trains on, and a new one starts after FedAvg.
+# continued before FedAvg trains on, and a new one starts after FedAvg. Like a
+# federated run, one stopped by its budget is evaluated at its last checkpoint
+# (1,000 steps of 4 examples each) and continues on the next invocation.
+CENTRAL=(--task=shakespeare_char --optimizer=sgd --learning_rate=1
+         --batch_size=4 --steps_per_eval=1000 --clients_per_eval=100
+         --data_seed=0 --model_seed=0 --progress_bar=false
+         --root_output_dir="$OUT" --experiment_name=centralized)
+centralized_done() {
+  [ -f "$OUT/centralized/final_metrics.json" ] && "$PY" - "$OUT" <<'PYTHON'
+import json, sys
+from tff_lstm.training import centralized
+out = sys.argv[1]
+with open(f'{out}/centralized/final_metrics.json') as f:
+  seen = json.load(f)['examples_seen']
+sys.exit(seen < centralized.federated_examples_seen(f'{out}/fedavg'))
+PYTHON
+}
 centralized() {
-  if [ -f "$OUT/centralized/final_metrics.json" ]; then
+  if centralized_done; then
     echo "centralized: finished earlier (delete $OUT/centralized to redo it)"
     return 0
   fi
+  local status=0
   timeout -s TERM "$BUDGET" "$PY" experiments/run_centralized.py \
-      --task=shakespeare_char --optimizer=sgd --learning_rate=1 \
-      --batch_size=4 --match_examples_of="$OUT/fedavg" --steps_per_eval=1000 \
-      --clients_per_eval=100 --data_seed=0 --model_seed=0 \
-      --progress_bar=false --root_output_dir="$OUT" \
-      --experiment_name=centralized \
-    || echo "centralized: stopped by its ${BUDGET}s budget (rerun resumes it)"
+      "${CENTRAL[@]}" --match_examples_of="$OUT/fedavg" || status=$?
+  [ "$status" -eq 0 ] && return 0
+  [ "$status" -eq 124 ] || return "$status"
+  local last
+  last=$(sed -n 's/^model_checkpoint_path: "round-\([0-9]*\)"$/\1/p' \
+      "$OUT/centralized/checkpoints/checkpoint" 2>/dev/null)
+  if [ -z "$last" ]; then
+    echo "centralized: reached no checkpoint in ${BUDGET}s" >&2
+    return 1
+  fi
+  echo "centralized: stopped by its ${BUDGET}s budget; final evaluation at round $last"
+  "$PY" experiments/run_centralized.py "${CENTRAL[@]}" \
+      --max_examples_seen=$((last * 1000 * 4))
 }
 CENTRALIZED_STARTED=$([ -d "$OUT/centralized" ] && echo 1 || echo 0)
 if training centralized && [ "$CENTRALIZED_STARTED" = 1 ]; then
@@ -157,6 +181,6 @@ study fedopt 100,200,400,800,1200 "${METHODS[@]}" centralized
 inline fedopt
 # The DP study compares against FedAvg, so it needs a DP run to show.
 if ls "$RESULTS"/dp_fedavg_*.metrics.csv > /dev/null 2>&1; then
-  study dp 20,40,60,400,1200 fedavg "${DP_RUNS[@]}"
+  study dp 40,100,400,800,1200 fedavg "${DP_RUNS[@]}"
   inline dp
 fi
