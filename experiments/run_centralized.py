@@ -117,17 +117,22 @@ def main(argv):
     exp_dir = outputs.experiment_dir(_ROOT_OUTPUT_DIR.value,
                                      _EXPERIMENT_NAME.value)
     task = task_flags.create_task_from_flags(centralized.WINDOW_SPEC)
-    outputs.write_hparams(exp_dir, _hparams(config))
     windows = centralized.pool_train_windows(task)
+    budget = centralized.resolve_budget(config, windows.num_examples)
+    start = centralized.latest_checkpoint_round(exp_dir)
+    if start > budget.num_rounds:
+      raise ValueError(
+          f'{exp_dir} has trained {budget.steps_per_round * start} steps '
+          f'(round {start}); a budget of {budget.num_steps} steps ends '
+          'before that. Give at least that budget, or a new --experiment_name.')
+    outputs.write_hparams(exp_dir, _hparams(config))
   except (ValueError, FileNotFoundError,
           sql_writer.ForeignDatabaseError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
-  budget = centralized.resolve_budget(config, windows.num_examples)
   print(f'pooled {windows.num_examples} training windows of '
         f'{windows.num_clients} clients; {budget.num_steps} steps of '
         f'{config.batch_size} in {budget.num_rounds} rounds', flush=True)
-  start = centralized.latest_checkpoint_round(exp_dir)
   if start:
     print(f'resuming {exp_dir} from the checkpoint of round {start}',
           flush=True)

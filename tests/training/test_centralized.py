@@ -269,3 +269,27 @@ def test_binary_names_a_missing_federated_dir(tmp_path):
   assert f'No metrics.csv in {missing}' in run.stderr
   assert 'Traceback' not in run.stderr
   assert not os.path.exists(tmp_path / 'm')
+
+
+def test_binary_extends_its_budget_and_refuses_one_it_has_passed(
+    full_cache_dir, tmp_path):
+  common = (f'--cache_dir={full_cache_dir}', f'--root_output_dir={tmp_path}',
+            '--experiment_name=e', '--units=8', '--num_layers=1',
+            '--sequence_length=20', '--steps_per_eval=4', '--clients_per_eval=3',
+            '--progress_bar=false')
+  first = _run(*common, '--num_steps=4')
+  assert first.returncode == 0, first.stderr[-3000:]
+  # A longer budget continues the same run, as run.sh's resumed runs do.
+  longer = _run(*common, '--num_steps=8')
+  assert longer.returncode == 0, longer.stderr[-3000:]
+  assert 'resuming' in longer.stdout
+  assert 'final model after 8 steps' in longer.stdout
+  exp_dir = tmp_path / 'e'
+  assert [int(r['steps']) for r in outputs.read_metrics_csv(str(exp_dir))] == [
+      0, 4, 8]
+  shorter = _run(*common, '--num_steps=3')
+  assert shorter.returncode == 2
+  assert (f'{exp_dir} has trained 8 steps (round 2); a budget of 3 steps ends '
+          'before that') in shorter.stderr
+  assert 'Traceback' not in shorter.stderr
+  assert json.loads((exp_dir / 'hparams.json').read_text())['num_steps'] == 8

@@ -29,9 +29,13 @@ CHECKPOINT_PREFIX = 'program_state_'
 ROUND_KEY = 'round'
 
 # Changing these between a run and its resumption is allowed.
+# How long a run trains is among them (federated total_rounds, the centralized
+# budgets): extending a run, or evaluating it at its last checkpoint, is still
+# the same run.
 RESUMABLE_CHANGES = frozenset({'total_rounds', 'progress_bar', 'verbose',
                                'rounds_per_eval', 'rounds_per_checkpoint',
-                               'worker_addresses'})
+                               'worker_addresses', 'num_epochs', 'num_steps',
+                               'max_examples_seen', 'match_examples_of'})
 
 
 class HparamsMismatchError(ValueError):
