@@ -58,9 +58,11 @@ training() { [[ " $TRAIN " == *" $1 "* ]]; }
 # seen when it started (its hparams hold that budget). So a started run is
 # continued before FedAvg trains on, and a new one starts after FedAvg. Like a
 # federated run, one stopped by its budget is evaluated at its last checkpoint
-# (1,000 steps of 4 examples each) and continues on the next invocation.
+# (a round is CENTRAL_ROUND_STEPS steps) and continues on the next invocation.
+CENTRAL_BATCH=4 CENTRAL_ROUND_STEPS=1000
 CENTRAL=(--task=shakespeare_char --optimizer=sgd --learning_rate=1
-         --batch_size=4 --steps_per_eval=1000 --clients_per_eval=100
+         --batch_size=$CENTRAL_BATCH --steps_per_eval=$CENTRAL_ROUND_STEPS
+         --clients_per_eval=100
          --data_seed=0 --model_seed=0 --progress_bar=false
          --root_output_dir="$OUT" --experiment_name=centralized)
 centralized_done() {
@@ -84,15 +86,16 @@ centralized() {
   [ "$status" -eq 0 ] && return 0
   [ "$status" -eq 124 ] || return "$status"
   local last
-  last=$(sed -n 's/^model_checkpoint_path: "round-\([0-9]*\)"$/\1/p' \
-      "$OUT/centralized/checkpoints/checkpoint" 2>/dev/null)
-  if [ -z "$last" ]; then
+  last=$("$PY" -c 'import sys
+from tff_lstm.training import centralized
+print(centralized.latest_checkpoint_round(sys.argv[1]))' "$OUT/centralized")
+  if [ "$last" = 0 ]; then
     echo "centralized: reached no checkpoint in ${BUDGET}s" >&2
     return 1
   fi
   echo "centralized: stopped by its ${BUDGET}s budget; final evaluation at round $last"
   "$PY" experiments/run_centralized.py "${CENTRAL[@]}" \
-      --max_examples_seen=$((last * 1000 * 4))
+      --max_examples_seen=$((last * CENTRAL_ROUND_STEPS * CENTRAL_BATCH))
 }
 CENTRALIZED_STARTED=$([ -d "$OUT/centralized" ] && echo 1 || echo 0)
 if training centralized && [ "$CENTRALIZED_STARTED" = 1 ]; then
