@@ -14,12 +14,8 @@ def build_sequence_classifier(vocab_size: int, num_classes: int, *,
                               seed: Optional[int] = None) -> tf.keras.Model:
   if num_classes < 2:
     raise ValueError(f'A classifier needs >= 2 classes, got {num_classes}.')
-  if seed is not None:
-    tf.keras.utils.set_random_seed(seed)
-  inputs = tf.keras.Input(shape=(sequence_length,), dtype=tf.int64)
-  x = tf.keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True,
-                                name='embedding')(inputs)
-  x = recurrent.recurrent_stack(x, cell_type, units, num_layers,
-                                return_sequences=False)
+  inputs, x = recurrent.token_encoder(
+      vocab_size, embedding_dim, cell_type, units, num_layers,
+      return_sequences=False, sequence_length=sequence_length, seed=seed)
   logits = tf.keras.layers.Dense(num_classes, name='logits')(x)
   return tf.keras.Model(inputs, logits, name=f'classifier_{cell_type}')

@@ -11,17 +11,10 @@ def build_char_lm(vocab_size: int, *, embedding_dim: int = 8, units: int = 256,
                   num_layers: int = 2, cell_type: str = 'lstm',
                   sequence_length: Optional[int] = None,
                   seed: Optional[int] = None) -> tf.keras.Model:
-  """Embedding 8 -> 2 x LSTM 256 -> Dense(vocab): the Shakespeare model.
-
-  Id 0 is padding: `mask_zero` keeps it out of the recurrence and the loss.
-  """
-  if seed is not None:
-    tf.keras.utils.set_random_seed(seed)
-  inputs = tf.keras.Input(shape=(sequence_length,), dtype=tf.int64)
-  x = tf.keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True,
-                                name='embedding')(inputs)
-  x = recurrent.recurrent_stack(x, cell_type, units, num_layers,
-                                return_sequences=True)
+  """Embedding 8 -> 2 x LSTM 256 -> Dense(vocab): the Shakespeare model."""
+  inputs, x = recurrent.token_encoder(
+      vocab_size, embedding_dim, cell_type, units, num_layers,
+      return_sequences=True, sequence_length=sequence_length, seed=seed)
   logits = tf.keras.layers.Dense(vocab_size, name='logits')(x)
   return tf.keras.Model(inputs, logits, name=f'char_lm_{cell_type}')
 
@@ -35,13 +28,9 @@ def build_word_lm(vocab_size: int, *, embedding_dim: int = 96,
 
   `vocab_size` counts every id the model predicts (words, pad, OOV, BOS, EOS).
   """
-  if seed is not None:
-    tf.keras.utils.set_random_seed(seed)
-  inputs = tf.keras.Input(shape=(sequence_length,), dtype=tf.int64)
-  x = tf.keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True,
-                                name='embedding')(inputs)
-  x = recurrent.recurrent_stack(x, cell_type, units, num_layers,
-                                return_sequences=True)
+  inputs, x = recurrent.token_encoder(
+      vocab_size, embedding_dim, cell_type, units, num_layers,
+      return_sequences=True, sequence_length=sequence_length, seed=seed)
   x = tf.keras.layers.Dense(embedding_dim, name='projection')(x)
   logits = tf.keras.layers.Dense(vocab_size, name='logits')(x)
   return tf.keras.Model(inputs, logits, name=f'word_lm_{cell_type}')

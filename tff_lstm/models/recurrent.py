@@ -5,6 +5,8 @@ a faster backward pass on CPU. 'keras_lstm' is `tf.keras.layers.LSTM` itself,
 kept for comparison and for checking equivalence.
 """
 
+from typing import Optional
+
 import tensorflow as tf
 
 from tff_lstm.models import fused_lstm
@@ -46,3 +48,22 @@ def recurrent_stack(x, cell_type: str, units: int, num_layers: int, *,
                         return_sequences=return_sequences or not last,
                         name=f'{cell_type}_{i}')(x)
   return x
+
+
+def token_encoder(vocab_size: int, embedding_dim: int, cell_type: str,
+                  units: int, num_layers: int, *, return_sequences: bool,
+                  sequence_length: Optional[int], seed: Optional[int]):
+  """Token ids -> masked embedding -> recurrent stack: every text model's trunk.
+
+  Returns `(inputs, outputs)` for the caller's head. Id 0 is padding:
+  `mask_zero` keeps it out of the recurrence and the loss. A seed makes the
+  initial weights reproducible (seeded before any layer is built).
+  """
+  if seed is not None:
+    tf.keras.utils.set_random_seed(seed)
+  inputs = tf.keras.Input(shape=(sequence_length,), dtype=tf.int64)
+  x = tf.keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True,
+                                name='embedding')(inputs)
+  x = recurrent_stack(x, cell_type, units, num_layers,
+                      return_sequences=return_sequences)
+  return inputs, x
