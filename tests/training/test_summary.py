@@ -124,6 +124,8 @@ def test_round_counted_columns_are_blank_for_a_centralized_run(tmp_path):
                  for line in table.splitlines()[::2]]
   cells = dict(zip(header, row))
   assert cells['rounds'] == cells['median s/round'] == '–'
-  assert cells['test acc @1'] == '0.5000'  # its own evaluation points
+  # Its evaluation point 1 (4,000 examples here) is not federated round 1,
+  # so beside federated runs it would compare unlike amounts of training.
+  assert cells['test acc @1'] == '–'
   assert cells['examples seen'] == '8,000'
   assert cells['rounds to 54%'] == '–' and 'not reached' not in table
