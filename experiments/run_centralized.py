@@ -119,12 +119,8 @@ def main(argv):
     task = task_flags.create_task_from_flags(centralized.WINDOW_SPEC)
     windows = centralized.pool_train_windows(task)
     budget = centralized.resolve_budget(config, windows.num_examples)
-    start = centralized.latest_checkpoint_round(exp_dir)
-    if start > budget.num_rounds:
-      raise ValueError(
-          f'{exp_dir} has trained {budget.steps_per_round * start} steps '
-          f'(round {start}); a budget of {budget.num_steps} steps ends '
-          'before that. Give at least that budget, or a new --experiment_name.')
+    # Checked before anything is written, so a refused budget changes nothing.
+    start = centralized.resumable_start_round(exp_dir, budget)
     outputs.write_hparams(exp_dir, _hparams(config))
   except (ValueError, FileNotFoundError,
           sql_writer.ForeignDatabaseError) as e:

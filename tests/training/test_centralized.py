@@ -4,6 +4,7 @@ import csv
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -223,6 +224,23 @@ def test_resumed_run_equals_an_uninterrupted_one(task, windows, whole_run,
   assert [int(r['round']) for r in outputs.read_metrics_csv(exp_dir)] == [
       0, 1, 2, 3]
   assert resumed['final_test'] == pytest.approx(whole['final_test'], rel=1e-5)
+
+
+def test_a_budget_ending_before_the_last_checkpoint_is_refused(
+    task, windows, whole_run, tmp_path):
+  exp_dir = str(tmp_path / 'copy')
+  shutil.copytree(whole_run[0], exp_dir)
+  final_path = os.path.join(exp_dir, 'final_metrics.json')
+  with open(final_path) as f:
+    final_before = f.read()
+  # The run has checkpoints up to round 3 (25 steps); 10 steps end at round 1.
+  with pytest.raises(ValueError, match=r'has trained 25 steps \(round 3\); '
+                     'a budget of 10 steps ends before that'):
+    centralized.run_centralized(task, windows, exp_dir,
+                                _config(num_steps=10))
+  with open(final_path) as f:
+    assert f.read() == final_before
+  assert centralized.latest_checkpoint_round(exp_dir) == 3
 
 
 def test_federated_examples_seen_sums_the_rounds(tmp_path):

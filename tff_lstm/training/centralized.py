@@ -269,6 +269,24 @@ def latest_checkpoint_round(exp_dir: str) -> int:
   return _checkpoint_round(path)
 
 
+def resumable_start_round(exp_dir: str, budget: Budget) -> int:
+  """The round `exp_dir`'s run resumes from (0: a new run).
+
+  A budget that ends before the last checkpoint is refused: restoring that
+  checkpoint would report a model trained longer than the budget says.
+  """
+  start = latest_checkpoint_round(exp_dir)
+  if start > budget.num_rounds:
+    # Its metrics.csv row says how many steps (its last round may be short).
+    trained = next((row['steps'] for row in outputs.read_metrics_csv(exp_dir)
+                    if int(row[outputs.ROUND_KEY]) == start), '?')
+    raise ValueError(
+        f'{exp_dir} has trained {trained} steps '
+        f'(round {start}); a budget of {budget.num_steps} steps ends '
+        'before that. Give at least that budget, or a new --experiment_name.')
+  return start
+
+
 def _restore(model: tf.keras.Model,
              manager: tf.train.CheckpointManager) -> int:
   """Loads the latest checkpoint, if any; returns its round (0: none)."""
@@ -326,9 +344,10 @@ def run_centralized(task: task_lib.Task, windows: PooledWindows, exp_dir: str,
   final_metrics.json).
   """
   budget = resolve_budget(config, windows.num_examples)
+  resumable_start_round(exp_dir, budget)
   model = compiled_model(task, config)
   manager = checkpoint_manager(model, exp_dir)
-  start_round = min(_restore(model, manager), budget.num_rounds)
+  start_round = _restore(model, manager)
   # Test clients always listed, in sorted order: TFF's all-clients pool comes
   # in a random order, and the loss (a mean of per-batch masked means)
   # depends on how windows fall into batches.
