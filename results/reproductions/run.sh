@@ -65,8 +65,10 @@ CENTRAL=(--task=shakespeare_char --optimizer=sgd --learning_rate=1
          --clients_per_eval=100
          --data_seed=0 --model_seed=0 --progress_bar=false
          --root_output_dir="$OUT" --experiment_name=centralized)
+# The snippets below import TF for one library call; keep its start-up noise out.
+quiet_tf() { TF_CPP_MIN_LOG_LEVEL=3 "$@"; }
 centralized_done() {
-  [ -f "$OUT/centralized/final_metrics.json" ] && "$PY" - "$OUT" <<'PYTHON'
+  [ -f "$OUT/centralized/final_metrics.json" ] && quiet_tf "$PY" - "$OUT" <<'PYTHON'
 import json, sys
 from tff_lstm.training import centralized
 out = sys.argv[1]
@@ -86,7 +88,7 @@ centralized() {
   [ "$status" -eq 0 ] && return 0
   [ "$status" -eq 124 ] || return "$status"
   local last
-  last=$("$PY" -c 'import sys
+  last=$(quiet_tf "$PY" -c 'import sys
 from tff_lstm.training import centralized
 print(centralized.latest_checkpoint_round(sys.argv[1]))' "$OUT/centralized")
   if [ "$last" = 0 ]; then
