@@ -132,6 +132,9 @@ def main(argv):
   if start:
     print(f'resuming {exp_dir} from the checkpoint of round {start}',
           flush=True)
+  if centralized.latest_checkpoint_round(exp_dir) > start:
+    print(f'round {start + 1} ended early under a smaller budget; training it '
+          'again in full', flush=True)
   final = centralized.run_centralized(task, windows, exp_dir, config)
   print(_summary(final, exp_dir), flush=True)
   return 0

@@ -243,6 +243,43 @@ def test_a_budget_ending_before_the_last_checkpoint_is_refused(
   assert centralized.latest_checkpoint_round(exp_dir) == 3
 
 
+def test_a_longer_budget_retrains_the_round_a_shorter_one_cut_short(
+    task, windows, whole_run, tmp_path):
+  # The whole run's budget ended 5 steps into round 3 (25 steps). With 30
+  # steps round 3 is a full one: the run goes back to round 2's checkpoint and
+  # trains round 3 in full, as a run given 30 steps from the start does.
+  exp_dir = str(tmp_path / 'extended')
+  shutil.copytree(whole_run[0], exp_dir)
+  extended = centralized.run_centralized(task, windows, exp_dir,
+                                         _config(num_steps=30))
+  assert extended['resumed_from_round'] == 2
+  rows = outputs.read_metrics_csv(exp_dir)
+  assert [int(r['round']) for r in rows] == [0, 1, 2, 3]
+  assert [int(r['steps']) for r in rows] == [0, 10, 20, 30]
+  assert [int(r['examples_seen']) for r in rows] == [0, 80, 160, 240]
+  last = tf.train.latest_checkpoint(os.path.join(exp_dir, 'checkpoints'))
+  assert last.endswith('round-3')
+  assert tf.train.load_variable(last, _ITERATIONS) == 30
+
+  straight = centralized.run_centralized(
+      task, windows, str(tmp_path / 'straight'), _config(num_steps=30))
+  assert extended['final_test'] == pytest.approx(straight['final_test'],
+                                                 rel=1e-5)
+
+
+def test_a_cut_short_round_without_the_checkpoint_before_it_is_refused(
+    task, windows, whole_run, tmp_path):
+  exp_dir = str(tmp_path / 'pruned')
+  shutil.copytree(whole_run[0], exp_dir)
+  for path in glob.glob(os.path.join(exp_dir, 'checkpoints', 'round-2.*')):
+    os.remove(path)
+  with pytest.raises(ValueError, match=r'round 3 stopped after 25 steps.*'
+                     r'checkpoint of round 2 .* is gone'):
+    centralized.run_centralized(task, windows, exp_dir, _config(num_steps=30))
+  assert [int(r['steps']) for r in outputs.read_metrics_csv(exp_dir)] == [
+      0, 10, 20, 25]
+
+
 def test_federated_examples_seen_sums_the_rounds(tmp_path):
   with open(tmp_path / 'metrics.csv', 'w', newline='') as f:
     writer = csv.writer(f)
@@ -311,3 +348,11 @@ def test_binary_extends_its_budget_and_refuses_one_it_has_passed(
           'before that') in shorter.stderr
   assert 'Traceback' not in shorter.stderr
   assert json.loads((exp_dir / 'hparams.json').read_text())['num_steps'] == 8
+  # 10 steps end 2 steps into round 3; 12 then retrain round 3 in full.
+  assert _run(*common, '--num_steps=10').returncode == 0
+  full = _run(*common, '--num_steps=12')
+  assert full.returncode == 0, full.stderr[-3000:]
+  assert 'from the checkpoint of round 2' in full.stdout
+  assert 'round 3 ended early under a smaller budget' in full.stdout
+  assert [int(r['steps']) for r in outputs.read_metrics_csv(str(exp_dir))] == [
+      0, 4, 8, 12]

@@ -269,34 +269,62 @@ def latest_checkpoint_round(exp_dir: str) -> int:
   return _checkpoint_round(path)
 
 
-def resumable_start_round(exp_dir: str, budget: Budget) -> int:
-  """The round `exp_dir`'s run resumes from (0: a new run).
+def _recorded_steps(exp_dir: str, round_num: int) -> Optional[int]:
+  """Steps trained by the end of `round_num`, as its metrics.csv row says."""
+  row = next((row for row in outputs.read_metrics_csv(exp_dir)
+              if int(row[outputs.ROUND_KEY]) == round_num), None)
+  return int(row['steps']) if row else None
 
-  A budget that ends before the last checkpoint is refused: restoring that
-  checkpoint would report a model trained longer than the budget says.
+
+def _checkpoint_path(exp_dir: str, round_num: int) -> str:
+  return os.path.join(exp_dir, outputs.CHECKPOINT_DIR,
+                      f'{CHECKPOINT_NAME}-{round_num}')
+
+
+def resumable_start_round(exp_dir: str, budget: Budget) -> int:
+  """The round whose checkpoint `exp_dir`'s run resumes from (0: from scratch).
+
+  The last checkpoint is held against the budget's round of the same number. A
+  budget that ends before it is refused: restoring it would report a model
+  trained longer than the budget says. A checkpoint of fewer steps is a last
+  round that an earlier, smaller budget cut short; the run steps back to the
+  round before and trains that round in full, so no example is skipped.
   """
   start = latest_checkpoint_round(exp_dir)
-  if start > budget.num_rounds:
-    # Its metrics.csv row says how many steps (its last round may be short).
-    trained = next((row['steps'] for row in outputs.read_metrics_csv(exp_dir)
-                    if int(row[outputs.ROUND_KEY]) == start), '?')
+  if not start:
+    return 0
+  trained = _recorded_steps(exp_dir, start)
+  if trained is None:
+    raise ValueError(
+        f'{exp_dir} has a checkpoint of round {start} but no metrics.csv row '
+        'for it, so how far it trained is unknown. Use a new '
+        '--experiment_name.')
+  if trained > budget.steps_after(start):
     raise ValueError(
         f'{exp_dir} has trained {trained} steps '
         f'(round {start}); a budget of {budget.num_steps} steps ends '
         'before that. Give at least that budget, or a new --experiment_name.')
-  return start
+  if trained == budget.steps_after(start):
+    return start
+  previous = start - 1
+  if previous and not tf.io.gfile.exists(
+      _checkpoint_path(exp_dir, previous) + '.index'):
+    raise ValueError(
+        f'{exp_dir}: round {start} stopped after {trained} steps, where an '
+        f'earlier budget ended, and the checkpoint of round {previous} that '
+        'would retrain it in full is gone. Use a new --experiment_name.')
+  return previous
 
 
-def _restore(model: tf.keras.Model,
-             manager: tf.train.CheckpointManager) -> int:
-  """Loads the latest checkpoint, if any; returns its round (0: none)."""
-  path = manager.latest_checkpoint
-  if not path:
-    return 0
+def _restore(model: tf.keras.Model, manager: tf.train.CheckpointManager,
+             exp_dir: str, round_num: int) -> None:
+  """Loads the checkpoint of `round_num` (0: none, the model stays new)."""
+  if not round_num:
+    return
   # Slots must exist before restoring into them; they appear at the first step.
   model.optimizer.build(model.trainable_variables)
-  manager.checkpoint.restore(path).assert_existing_objects_matched()
-  return _checkpoint_round(path)
+  manager.checkpoint.restore(
+      _checkpoint_path(exp_dir, round_num)).assert_existing_objects_matched()
 
 
 def _release(managers, value: dict[str, Any], round_num: int) -> None:
@@ -344,10 +372,10 @@ def run_centralized(task: task_lib.Task, windows: PooledWindows, exp_dir: str,
   final_metrics.json).
   """
   budget = resolve_budget(config, windows.num_examples)
-  resumable_start_round(exp_dir, budget)
+  start_round = resumable_start_round(exp_dir, budget)
   model = compiled_model(task, config)
   manager = checkpoint_manager(model, exp_dir)
-  start_round = _restore(model, manager)
+  _restore(model, manager, exp_dir, start_round)
   # Test clients always listed, in sorted order: TFF's all-clients pool comes
   # in a random order, and the loss (a mean of per-batch masked means)
   # depends on how windows fall into batches.
