@@ -267,6 +267,25 @@ def test_a_longer_budget_retrains_the_round_a_shorter_one_cut_short(
                                                  rel=1e-5)
 
 
+def test_a_crash_while_retraining_a_cut_short_round_resumes_it(
+    task, windows, whole_run, tmp_path):
+  # Round 3's new metrics row (30 steps) is written, its checkpoint is not:
+  # the checkpoint on disk is still the 25-step one.
+  exp_dir = str(tmp_path / 'crashed_extension')
+  shutil.copytree(whole_run[0], exp_dir)
+  with pytest.raises(_Crash):
+    centralized.run_centralized(task, windows, exp_dir, _config(num_steps=30),
+                                extra_release_managers=[_CrashAt(3)])
+  assert [int(r['steps']) for r in outputs.read_metrics_csv(exp_dir)] == [
+      0, 10, 20, 30]
+
+  resumed = centralized.run_centralized(task, windows, exp_dir,
+                                        _config(num_steps=30))
+  assert resumed['resumed_from_round'] == 2
+  last = tf.train.latest_checkpoint(os.path.join(exp_dir, 'checkpoints'))
+  assert tf.train.load_variable(last, _ITERATIONS) == 30
+
+
 def test_a_cut_short_round_without_the_checkpoint_before_it_is_refused(
     task, windows, whole_run, tmp_path):
   exp_dir = str(tmp_path / 'pruned')

@@ -62,6 +62,8 @@ DEFAULT_LEARNING_RATES = {'sgd': 1.0, 'adam': 0.001}
 WINDOW_SPEC = tff.simulation.baselines.ClientSpec(
     num_epochs=1, batch_size=1024, shuffle_buffer_size=1)
 CHECKPOINT_NAME = 'round'
+# Where a Keras optimizer's step count sits in a tf.train.Checkpoint of it.
+_OPTIMIZER_STEPS_KEY = 'optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'
 FEDERATED_EXAMPLES_COLUMN = 'client_work/train/num_examples'
 
 
@@ -269,16 +271,22 @@ def latest_checkpoint_round(exp_dir: str) -> int:
   return _checkpoint_round(path)
 
 
-def _recorded_steps(exp_dir: str, round_num: int) -> Optional[int]:
-  """Steps trained by the end of `round_num`, as its metrics.csv row says."""
-  row = next((row for row in outputs.read_metrics_csv(exp_dir)
-              if int(row[outputs.ROUND_KEY]) == round_num), None)
-  return int(row['steps']) if row else None
-
-
 def _checkpoint_path(exp_dir: str, round_num: int) -> str:
   return os.path.join(exp_dir, outputs.CHECKPOINT_DIR,
                       f'{CHECKPOINT_NAME}-{round_num}')
+
+
+def _checkpoint_steps(exp_dir: str, round_num: int) -> Optional[int]:
+  """Optimizer steps the checkpoint of `round_num` holds (None: not recorded).
+
+  Read from the checkpoint itself, not metrics.csv: a run that dies between
+  releasing a round's metrics and saving its checkpoint leaves a row for a
+  checkpoint that was never written.
+  """
+  reader = tf.train.load_checkpoint(_checkpoint_path(exp_dir, round_num))
+  if not reader.has_tensor(_OPTIMIZER_STEPS_KEY):
+    return None
+  return int(reader.get_tensor(_OPTIMIZER_STEPS_KEY))
 
 
 def resumable_start_round(exp_dir: str, budget: Budget) -> int:
@@ -293,11 +301,11 @@ def resumable_start_round(exp_dir: str, budget: Budget) -> int:
   start = latest_checkpoint_round(exp_dir)
   if not start:
     return 0
-  trained = _recorded_steps(exp_dir, start)
+  trained = _checkpoint_steps(exp_dir, start)
   if trained is None:
     raise ValueError(
-        f'{exp_dir} has a checkpoint of round {start} but no metrics.csv row '
-        'for it, so how far it trained is unknown. Use a new '
+        f'The checkpoint of round {start} in {exp_dir} records no optimizer '
+        'step count, so how far it trained is unknown. Use a new '
         '--experiment_name.')
   if trained > budget.steps_after(start):
     raise ValueError(
