@@ -299,6 +299,24 @@ def test_a_cut_short_round_without_the_checkpoint_before_it_is_refused(
       0, 10, 20, 25]
 
 
+def test_resuming_with_another_round_size_is_refused(task, windows, whole_run,
+                                                     tmp_path):
+  # Rounds of 5 steps would put 15 steps at round 3; its checkpoint holds 25.
+  exp_dir = str(tmp_path / 'resized')
+  shutil.copytree(whole_run[0], exp_dir)
+  with pytest.raises(ValueError, match=r'round 3 .* holds 25 steps, but rounds '
+                     r'of 5 steps put 15 there'):
+    centralized.run_centralized(task, windows, exp_dir,
+                                _config(num_steps=30, steps_per_eval=5))
+  # Rounds of 20: round 3 looks cut short, but round 2's checkpoint holds 20
+  # steps where rounds of 20 put 40; resuming there would skip 20 steps.
+  with pytest.raises(ValueError, match=r'round 2 .* holds 20 steps, but rounds '
+                     r'of 20 steps put 40 there'):
+    centralized.run_centralized(task, windows, exp_dir,
+                                _config(num_steps=40, steps_per_eval=20))
+  assert centralized.latest_checkpoint_round(exp_dir) == 3
+
+
 def test_federated_examples_seen_sums_the_rounds(tmp_path):
   with open(tmp_path / 'metrics.csv', 'w', newline='') as f:
     writer = csv.writer(f)

@@ -276,8 +276,8 @@ def _checkpoint_path(exp_dir: str, round_num: int) -> str:
                       f'{CHECKPOINT_NAME}-{round_num}')
 
 
-def _checkpoint_steps(exp_dir: str, round_num: int) -> Optional[int]:
-  """Optimizer steps the checkpoint of `round_num` holds (None: not recorded).
+def _checkpoint_steps(exp_dir: str, round_num: int) -> int:
+  """Optimizer steps the checkpoint of `round_num` holds.
 
   Read from the checkpoint itself, not metrics.csv: a run that dies between
   releasing a round's metrics and saving its checkpoint leaves a row for a
@@ -285,53 +285,59 @@ def _checkpoint_steps(exp_dir: str, round_num: int) -> Optional[int]:
   """
   reader = tf.train.load_checkpoint(_checkpoint_path(exp_dir, round_num))
   if not reader.has_tensor(_OPTIMIZER_STEPS_KEY):
-    return None
+    raise ValueError(
+        f'The checkpoint of round {round_num} in {exp_dir} records no '
+        'optimizer step count, so how far it trained is unknown. Use a new '
+        '--experiment_name.')
   return int(reader.get_tensor(_OPTIMIZER_STEPS_KEY))
 
 
 def resumable_start_round(exp_dir: str, budget: Budget) -> int:
   """The round whose checkpoint `exp_dir`'s run resumes from (0: from scratch).
 
-  The last checkpoint is held against the budget's round of the same number. A
-  budget that ends before it is refused: restoring it would report a model
-  trained longer than the budget says. A checkpoint of fewer steps is a last
-  round that an earlier, smaller budget cut short; the run steps back to the
-  round before and trains that round in full, so no example is skipped.
+  The checkpoint resumed from must hold exactly the steps the budget gives its
+  round. The last checkpoint may hold fewer: an earlier, smaller budget cut
+  that round short, so the run steps back one round and trains it in full.
+  Any other difference is refused: a budget that ends before the checkpoint
+  would report a model trained longer than it says, and rounds of another
+  size would skip or repeat examples.
   """
   start = latest_checkpoint_round(exp_dir)
   if not start:
     return 0
   trained = _checkpoint_steps(exp_dir, start)
-  if trained is None:
-    raise ValueError(
-        f'The checkpoint of round {start} in {exp_dir} records no optimizer '
-        'step count, so how far it trained is unknown. Use a new '
-        '--experiment_name.')
-  if trained > budget.steps_after(start):
+  if trained > budget.num_steps:
     raise ValueError(
         f'{exp_dir} has trained {trained} steps '
         f'(round {start}); a budget of {budget.num_steps} steps ends '
         'before that. Give at least that budget, or a new --experiment_name.')
-  if trained == budget.steps_after(start):
-    return start
-  previous = start - 1
-  if previous and not tf.io.gfile.exists(
-      _checkpoint_path(exp_dir, previous) + '.index'):
+  if trained < budget.steps_after(start):
+    previous = start - 1
+    if previous and not tf.io.gfile.exists(
+        _checkpoint_path(exp_dir, previous) + '.index'):
+      raise ValueError(
+          f'{exp_dir}: round {start} stopped after {trained} steps, where an '
+          f'earlier budget ended, and the checkpoint of round {previous} that '
+          'would retrain it in full is gone. Use a new --experiment_name.')
+    start, trained = previous, (
+        _checkpoint_steps(exp_dir, previous) if previous else 0)
+  if trained != budget.steps_after(start):
     raise ValueError(
-        f'{exp_dir}: round {start} stopped after {trained} steps, where an '
-        f'earlier budget ended, and the checkpoint of round {previous} that '
-        'would retrain it in full is gone. Use a new --experiment_name.')
-  return previous
+        f'The checkpoint of round {start} in {exp_dir} holds {trained} steps, '
+        f'but rounds of {budget.steps_per_round} steps put '
+        f'{budget.steps_after(start)} there: the run used another round size. '
+        'Give its --steps_per_eval, or use a new --experiment_name.')
+  return start
 
 
-def _restore(model: tf.keras.Model, manager: tf.train.CheckpointManager,
+def _restore(model: tf.keras.Model, checkpoint: tf.train.Checkpoint,
              exp_dir: str, round_num: int) -> None:
   """Loads the checkpoint of `round_num` (0: none, the model stays new)."""
   if not round_num:
     return
   # Slots must exist before restoring into them; they appear at the first step.
   model.optimizer.build(model.trainable_variables)
-  manager.checkpoint.restore(
+  checkpoint.restore(
       _checkpoint_path(exp_dir, round_num)).assert_existing_objects_matched()
 
 
@@ -383,7 +389,7 @@ def run_centralized(task: task_lib.Task, windows: PooledWindows, exp_dir: str,
   start_round = resumable_start_round(exp_dir, budget)
   model = compiled_model(task, config)
   manager = checkpoint_manager(model, exp_dir)
-  _restore(model, manager, exp_dir, start_round)
+  _restore(model, manager.checkpoint, exp_dir, start_round)
   # Test clients always listed, in sorted order: TFF's all-clients pool comes
   # in a random order, and the loss (a mean of per-batch masked means)
   # depends on how windows fall into batches.
