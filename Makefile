@@ -44,7 +44,7 @@ $(TORCH_STAMP): benchmarks/requirements-torch.txt
 	$(TORCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r benchmarks/requirements-torch.txt
 	@touch $(TORCH_STAMP)
 
-# Round speed of TFF configurations vs the PyTorch peer (15-25 min by CPU):
+# Round speed of TFF configurations vs the PyTorch peer (about 30 min on 2 cores):
 # results/benchmarks/round_speed.{json,md}. BENCH_ARGS=--noscaling to skip the grid.
 BENCH_ARGS ?=
 bench: data $(TORCH_STAMP)

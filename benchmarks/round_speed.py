@@ -5,7 +5,11 @@ All configurations train the same fixed rounds of real Shakespeare clients
 rounds are interleaved across configurations (round r of every configuration
 before round r+1 of any), so machine noise hits them alike and ratios are taken
 within one run. Round 0 is the warm-up (tracing; reported as first_round_s);
-medians are over the rest. Peak memory is the largest sum of resident memory
+medians are over the rest. Because rounds are interleaved, `ours` and the
+peer also compare round by round (the same clients, moments apart): the
+report gives the median of those per-round ratios and how many rounds each
+won, which one slow stretch of the machine cannot tip the way it can tip a
+ratio of two medians. Peak memory is the largest sum of resident memory
 over a configuration's process and all its children (TFF's worker included),
 sampled every 50 ms.
 
@@ -30,8 +34,14 @@ import psutil
 import report
 import round_data
 
-_ROUNDS = flags.DEFINE_integer('rounds', 6, 'Rounds per configuration '
-                               '(the first is the warm-up).')
+# The peer's round times moved by a third between runs on this machine
+# (uniform medians 2.82 and 3.95 s on one day), so the headline comparison
+# takes 15 timed rounds; the scaling grid keeps the minimum of 5.
+_ROUNDS = flags.DEFINE_integer('rounds', 16, 'Rounds per configuration of the '
+                               'uniform and real comparisons (the first is '
+                               'the warm-up).')
+_SCALING_ROUNDS = flags.DEFINE_integer(
+    'scaling_rounds', 6, 'Rounds per configuration of the scaling grid.')
 _OUT = flags.DEFINE_string('output_dir', 'results/benchmarks',
                            'Where the JSON and markdown go.')
 _TORCH_PYTHON = flags.DEFINE_string(
@@ -132,6 +142,21 @@ def run_interleaved(configs, rounds):
   return {config.key: config.result() for config in started}
 
 
+def ours_vs_peer(measured):
+  """Round-by-round comparison of `ours` and `torch_peer` (timed rounds)."""
+  ours = measured['ours']['round_s'][1:]
+  peer = measured['torch_peer']['round_s'][1:]
+  return {'median_ratio': statistics.median(o / p for o, p in zip(ours, peer)),
+          'ours_faster': sum(o < p for o, p in zip(ours, peer)),
+          'rounds': len(ours)}
+
+
+def _comparison_line(comparison):
+  return (f'Round by round, `ours` took {comparison["median_ratio"]:.2f}x the '
+          f'peer\'s time (median of per-round ratios) and was faster in '
+          f'{comparison["ours_faster"]} of {comparison["rounds"]} rounds.')
+
+
 def _write(results, out_dir, command):
   uniform = results['uniform']
   stock = uniform['stock']['median_s']
@@ -149,6 +174,7 @@ def _write(results, out_dir, command):
     lines.append(f'| `{key}` | {r["median_s"]:.2f} | '
                  f'{stock / r["median_s"]:.2f}x | {r["first_round_s"]:.1f} | '
                  f'{r["peak_rss_mb"]:.0f} |')
+  lines += ['', _comparison_line(results['comparison']['uniform'])]
   if 'real' in results:
     lines += ['', 'Real round: 10 clients drawn as run_federated.py draws them, '
               'all their data (skewed sizes).', '',
@@ -157,8 +183,10 @@ def _write(results, out_dir, command):
     for key, r in results['real'].items():
       lines.append(f'| `{key}` | {r["median_s"]:.2f} | '
                    f'{r["first_round_s"]:.1f} | {r["peak_rss_mb"]:.0f} |')
+    lines += ['', _comparison_line(results['comparison']['real'])]
   if 'scaling' in results:
-    lines += ['', 'Scaling (uniform rounds):', '',
+    lines += ['', f'Scaling (uniform rounds, {results["meta"]["scaling_rounds"]}'
+              ' rounds each, the first a warm-up):', '',
               '| configuration | clients | units | median s/round | '
               'peak RSS MB |', '|---|---|---|---|---|']
     for key, r in results['scaling'].items():
@@ -183,16 +211,19 @@ def main(argv):
   rounds = _ROUNDS.value
   results = {'meta': {'date': datetime.date.today().isoformat(),
                       'cpus': os.cpu_count(), 'rounds': rounds,
+                      'scaling_rounds': _SCALING_ROUNDS.value,
                       'machine': platform.processor() or platform.machine(),
                       'cpu': report.cpu_description()}}
   with tempfile.TemporaryDirectory() as tmp:
 
-    def data(kind, clients):
-      path = os.path.join(tmp, f'{kind}_{clients}.npz')
+    def data(kind, clients, num_rounds=rounds):
+      path = os.path.join(tmp, f'{kind}_{clients}_{num_rounds}.npz')
       if not os.path.exists(path):
-        round_data.save(path, round_data.build_rounds(kind, rounds, clients))
+        round_data.save(path,
+                        round_data.build_rounds(kind, num_rounds, clients))
       return path
 
+    results['comparison'] = {}
     uniform = data('uniform', 10)
     results['uniform'] = run_interleaved([
         ('stock', tff_argv('stock', uniform)),
@@ -203,6 +234,7 @@ def main(argv):
         ('torch_peer', torch_argv('sequential', uniform)),
         ('torch_peer_cohort', torch_argv('cohort', uniform)),
     ], rounds)
+    results['comparison']['uniform'] = ours_vs_peer(results['uniform'])
     _write(results, _OUT.value, command)   # each section lands as it ends
     real = data('real', 10)
     results['real'] = run_interleaved([
@@ -210,15 +242,16 @@ def main(argv):
         ('ours', tff_argv('ours', real)),
         ('torch_peer', torch_argv('sequential', real)),
     ], rounds)
+    results['comparison']['real'] = ours_vs_peer(results['real'])
     _write(results, _OUT.value, command)
     if _SCALING.value:
       scaling = {}
       for clients, units in ((20, 256), (50, 256), (10, 128), (10, 512)):
-        path = data('uniform', clients)
+        path = data('uniform', clients, _SCALING_ROUNDS.value)
         measured = run_interleaved([
             ('ours', tff_argv('ours', path, units)),
             ('torch_peer', torch_argv('sequential', path, units)),
-        ], rounds)
+        ], _SCALING_ROUNDS.value)
         for key, r in measured.items():
           scaling[f'{key}_{clients}c_{units}u'] = {
               'config': key, 'clients': clients, 'units': units, **r}
