@@ -2,8 +2,10 @@
 
 Times, for K clients of the Shakespeare model (2 x 256 LSTM) on random tokens:
 the full local step (forward, loss, gradients, SGD update), the forward pass
-only, the two LSTM layers' forward+backward only, and the update only. The
-step is a stand-in for the cohort's (same forward, no padding or metrics).
+only, the two LSTM layers' forward+backward only, the same compiled by XLA
+(`jit_compile=True`; its compile time and largest difference from the plain
+result are printed first), and the update only. The step is a stand-in for the
+cohort's (same forward, no padding or metrics).
 
   K=5 INTRA=1 INTER=2 .venv/bin/python benchmarks/probes/step_parts.py
 """
@@ -46,7 +48,6 @@ def forward_only(w):
   return forward(w, tokens)
 
 
-@tf.function
 def lstm_layers(w):
   with tf.GradientTape() as tape:
     tape.watch(w)
@@ -62,9 +63,18 @@ def update_only(w):
 
 
 parts = {'full_step': full_step, 'fwd_only': forward_only,
-         'lstm2_grad': lstm_layers, 'update': update_only}
-for part in parts.values():
-  part(weights)  # trace and warm up
+         'lstm2_grad': tf.function(lstm_layers),
+         'lstm2_grad_xla': tf.function(lstm_layers, jit_compile=True),
+         'update': update_only}
+warm = {}
+for name, part in parts.items():
+  start = time.perf_counter()
+  warm[name] = part(weights)  # trace (and compile) and warm up
+  if name == 'lstm2_grad_xla':
+    print('lstm2_grad_xla first call (trace, compile)',
+          round(time.perf_counter() - start, 2), 's; max |plain - xla|',
+          max(float(tf.reduce_max(tf.abs(a - b)))
+              for a, b in zip(warm['lstm2_grad'], warm[name])))
 times = {name: [] for name in parts}
 for _ in range(9):  # interleaved
   for name, part in parts.items():
