@@ -35,8 +35,9 @@ import report
 import round_data
 
 # The peer's round times moved by a third between runs on this machine
-# (uniform medians 2.82 and 3.95 s on one day), so the headline comparison
-# takes 15 timed rounds; the scaling grid keeps the minimum of 5.
+# (uniform medians 2.82 s with 6 rounds and 3.72 s with 16, both make bench on
+# 2026-11-30), so the headline comparison takes 15 timed rounds; the scaling
+# grid keeps the minimum of 5.
 _ROUNDS = flags.DEFINE_integer('rounds', 16, 'Rounds per configuration of the '
                                'uniform and real comparisons (the first is '
                                'the warm-up).')

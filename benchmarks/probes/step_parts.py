@@ -3,8 +3,9 @@
 Times, for K clients of the Shakespeare model (2 x 256 LSTM) on random tokens:
 the full local step (forward, loss, gradients, SGD update), the forward pass
 only, the two LSTM layers' forward+backward only, the same compiled by XLA
-(`jit_compile=True`; its compile time and largest difference from the plain
-result are printed first), and the update only. The step is a stand-in for the
+(`jit_compile=True`), and the update only. First calls (trace, and XLA's
+compile) and the largest difference between the plain and XLA gradients are
+printed first. The step is a stand-in for the
 cohort's (same forward, no padding or metrics).
 
   K=5 INTRA=1 INTER=2 .venv/bin/python benchmarks/probes/step_parts.py
@@ -66,15 +67,14 @@ parts = {'full_step': full_step, 'fwd_only': forward_only,
          'lstm2_grad': tf.function(lstm_layers),
          'lstm2_grad_xla': tf.function(lstm_layers, jit_compile=True),
          'update': update_only}
-warm = {}
+first = {}
 for name, part in parts.items():
   start = time.perf_counter()
-  warm[name] = part(weights)  # trace (and compile) and warm up
-  if name == 'lstm2_grad_xla':
-    print('lstm2_grad_xla first call (trace, compile)',
-          round(time.perf_counter() - start, 2), 's; max |plain - xla|',
-          max(float(tf.reduce_max(tf.abs(a - b)))
-              for a, b in zip(warm['lstm2_grad'], warm[name])))
+  first[name] = part(weights)  # trace (and compile) and warm up
+  print(name, 'first call', round(time.perf_counter() - start, 2), 's')
+print('max |plain - xla|', max(
+    float(tf.reduce_max(tf.abs(a - b)))
+    for a, b in zip(first['lstm2_grad'], first['lstm2_grad_xla'])))
 times = {name: [] for name in parts}
 for _ in range(9):  # interleaved
   for name, part in parts.items():
