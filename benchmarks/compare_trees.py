@@ -73,6 +73,10 @@ def main(argv):
       round_data.save(data, round_data.build_rounds(kind, rounds,
                                                     _CLIENTS.value))
       results[kind] = round_speed.run_interleaved(configs(trees, data), rounds)
+      first, *others = trees
+      results.setdefault('paired', {})[kind] = {
+          name: round_speed.paired(results[kind], f'ours_{name}',
+                                   f'ours_{first}') for name in others}
   with open(_OUTPUT.value, 'w') as f:
     json.dump(results, f, indent=2, sort_keys=True)
     f.write('\n')
@@ -80,6 +84,9 @@ def main(argv):
     for key, r in results[kind].items():
       print(f'{kind} {key}: median {r["median_s"]:.2f} s/round, peak RSS '
             f'{r["peak_rss_mb"]:.0f} MB')
+    for name, c in results['paired'][kind].items():
+      print(f'{kind} {name}: {c["median_ratio"]:.3f}x the first tree\'s time '
+            f'round by round, faster in {c["ours_faster"]} of {c["rounds"]}')
 
 
 if __name__ == '__main__':

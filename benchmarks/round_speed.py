@@ -111,9 +111,10 @@ class Config:
             **{k: v for k, v in self.info.items() if k != 'ready'}}
 
 
-def tff_argv(config, data, units=256):
+def tff_argv(config, data, units=256, algorithm='fedavg'):
   return [sys.executable, os.path.join(HERE, 'tff_round.py'),
-          f'--config={config}', f'--data={data}', f'--units={units}']
+          f'--config={config}', f'--data={data}', f'--units={units}',
+          f'--algorithm={algorithm}']
 
 
 def torch_argv(mode, data, units=256):
@@ -143,13 +144,17 @@ def run_interleaved(configs, rounds):
   return {config.key: config.result() for config in started}
 
 
-def ours_vs_peer(measured):
-  """Round-by-round comparison of `ours` and `torch_peer` (timed rounds)."""
-  ours = measured['ours']['round_s'][1:]
-  peer = measured['torch_peer']['round_s'][1:]
-  return {'median_ratio': statistics.median(o / p for o, p in zip(ours, peer)),
-          'ours_faster': sum(o < p for o, p in zip(ours, peer)),
+def paired(measured, key, baseline):
+  """Round-by-round comparison of `key` and `baseline` (timed rounds)."""
+  ours = measured[key]['round_s'][1:]
+  base = measured[baseline]['round_s'][1:]
+  return {'median_ratio': statistics.median(o / p for o, p in zip(ours, base)),
+          'ours_faster': sum(o < p for o, p in zip(ours, base)),
           'rounds': len(ours)}
+
+
+def ours_vs_peer(measured):
+  return paired(measured, 'ours', 'torch_peer')
 
 
 def _comparison_line(comparison):
@@ -176,6 +181,10 @@ def _write(results, out_dir, command):
                  f'{stock / r["median_s"]:.2f}x | {r["first_round_s"]:.1f} | '
                  f'{r["peak_rss_mb"]:.0f} |')
   lines += ['', _comparison_line(results['comparison']['uniform'])]
+  for key, c in results['comparison'].get('algorithms', {}).items():
+    lines.append(f'`{key}` took {c["median_ratio"]:.2f}x `vectorized` '
+                 '(FedAvg)\'s time round by round (median of per-round '
+                 'ratios).')
   if 'real' in results:
     lines += ['', 'Real round: 10 clients drawn as run_federated.py draws them, '
               'all their data (skewed sizes).', '',
@@ -234,8 +243,15 @@ def main(argv):
         ('sequential', tff_argv('sequential', uniform)),
         ('torch_peer', torch_argv('sequential', uniform)),
         ('torch_peer_cohort', torch_argv('cohort', uniform)),
+        ('vectorized_fedprox',
+         tff_argv('vectorized', uniform, algorithm='fedprox')),
+        ('vectorized_scaffold',
+         tff_argv('vectorized', uniform, algorithm='scaffold')),
     ], rounds)
     results['comparison']['uniform'] = ours_vs_peer(results['uniform'])
+    results['comparison']['algorithms'] = {
+        key: paired(results['uniform'], key, 'vectorized')
+        for key in ('vectorized_fedprox', 'vectorized_scaffold')}
     _write(results, _OUT.value, command)   # each section lands as it ends
     real = data('real', 10)
     results['real'] = run_interleaved([

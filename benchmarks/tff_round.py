@@ -1,8 +1,9 @@
 """One TFF configuration of the round benchmark, driven over stdin/stdout.
 
-Reads `round <r>` lines, trains FedAvg round r of the benchmark data and
-answers one JSON line {"round": r, "seconds": t}. Started by round_speed.py,
-one process (plus its TFF worker) per configuration.
+Reads `round <r>` lines, trains round r of the benchmark data with
+--algorithm (FedAvg by default) and answers one JSON line
+{"round": r, "seconds": t}. Started by round_speed.py, one process (plus its
+TFF worker) per configuration.
 
 Configurations:
   stock:      TFF as a tutorial runs it: Keras LSTM, build_weighted_fed_avg
@@ -19,6 +20,8 @@ import json
 import sys
 import time
 
+import numpy as np
+
 from tff_lstm import runtime  # pylint: disable=g-bad-import-order
 
 from absl import app
@@ -27,8 +30,11 @@ import tensorflow as tf
 import tensorflow_federated as tff
 
 import round_data
+from tff_lstm.algorithms import fedavg
+from tff_lstm.algorithms import fedprox
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
+from tff_lstm.algorithms import scaffold
 from tff_lstm.algorithms import vectorized_cohort
 from tff_lstm.tasks import model_config
 from tff_lstm.tasks import shakespeare_char
@@ -39,6 +45,18 @@ _DATA = flags.DEFINE_string('data', None, 'round_data .npz file.',
                             required=True)
 _UNITS = flags.DEFINE_integer('units', 256, 'LSTM width.')
 _BATCH = flags.DEFINE_integer('batch_size', 4, 'Client batch size.')
+_ALGORITHM = flags.DEFINE_enum(
+    'algorithm', 'fedavg', ('fedavg', 'fedprox', 'scaffold'),
+    'fedavg (client SGD lr 1), fedprox (mu 0.01) or scaffold (lr 1); each '
+    'round gives SCAFFOLD zero client states (their values cost nothing).')
+
+
+def _algorithm():
+  sgd = optimizers.OptimizerConfig(learning_rate=1.0)
+  return {'fedavg': lambda: fedavg.Config(sgd),
+          'fedprox': lambda: fedprox.Config(sgd, mu=0.01),
+          'scaffold': lambda: scaffold.Config(client_learning_rate=1.0),
+          }[_ALGORITHM.value]()
 
 
 def _datasets(clients, batch_size):
@@ -55,22 +73,22 @@ def main(argv):
   task = shakespeare_char.create_task(spec, model_config=model_config.ModelConfig(
       cell_type='keras_lstm' if config == 'stock' else 'lstm',
       units=_UNITS.value, seed=0))
-  client_lr = optimizers.OptimizerConfig(learning_rate=1.0)
+  algorithm = _algorithm()
   parallelism = {'stock': 'sequential', 'sequential': 'sequential',
                  'vectorized': 'vectorized',
                  'vectorized_bf16': 'vectorized'}.get(config)
   if config == 'ours':
-    parallelism = learning_process.auto_client_parallelism(
-        task.keras_model_fn, algorithm='fedavg', client_optimizer=client_lr,
-        client_lr_schedule='constant')
+    parallelism, _ = learning_process.resolve_client_parallelism(
+        task, algorithm, 'auto')
   # TF reads 0 as "choose the default" for both pools.
   settings = (runtime.WorkerSettings(intra_op_threads=0, inter_op_threads=0)
               if config == 'stock' else runtime.WorkerSettings())
   rounds = round_data.load(_DATA.value)
   with runtime.federated_runtime(settings):
     process = learning_process.build_learning_process(
-        task.model_fn, client_optimizer=client_lr,
-        client_parallelism=parallelism, keras_model_fn=task.keras_model_fn,
+        task,
+        algorithm,
+        client_parallelism=parallelism,
         client_batch_size=_BATCH.value,
         mixed_precision=config == 'vectorized_bf16')
     state = process.initialize()
@@ -78,7 +96,11 @@ def main(argv):
     for line in sys.stdin:
       round_num = int(line.split()[1])
       data = _datasets(rounds[round_num], _BATCH.value)
-      if parallelism == 'vectorized':
+      specs = getattr(process, 'client_state_specs', None)
+      if specs is not None:
+        zeros = [[np.zeros(s.shape, np.float32) for s in specs]] * len(data)
+        data = vectorized_cohort.indexed_client_data(data, zeros)
+      elif parallelism == 'vectorized':
         data = vectorized_cohort.indexed_client_data(data)
       started = time.perf_counter()
       state = process.next(state, data).state

@@ -78,8 +78,9 @@ def run_child(config: str) -> None:
       train, task.datasets.train_preprocess_fn, 10, seed=0)
   with runtime.federated_runtime():
     process = learning_process.build_learning_process(
-        task.model_fn, client_parallelism=parallelism,
-        keras_model_fn=task.keras_model_fn, client_batch_size=4)
+        task,
+        client_parallelism=parallelism,
+        client_batch_size=4)
     if config.startswith('ids'):
       process = client_id_inputs.compose(process, train,
                                          task.datasets.train_preprocess_fn)

@@ -22,10 +22,9 @@ import tensorflow_federated as tff
 from tff_lstm.aggregation import accounting
 from tff_lstm.aggregation import config as aggregation_config
 from tff_lstm.aggregation import flags as aggregation_flags
+from tff_lstm.algorithms import flags as algorithm_flags
 from tff_lstm.algorithms import learning_process
 from tff_lstm.data import sql_writer
-from tff_lstm.algorithms import optimizers
-from tff_lstm.algorithms import schedules
 from tff_lstm.tasks import task_flags
 from tff_lstm.training import loop
 from tff_lstm.training import outputs
@@ -34,46 +33,11 @@ from tff_lstm.training import outputs
 task_flags.define_task_flags()
 flags.adopt_module_key_flags(task_flags)
 
-# Algorithm.
-_ALGORITHM = flags.DEFINE_enum('algorithm', 'fedavg',
-                               learning_process.ALGORITHMS, 'Federated algorithm.')
-_CLIENT_WEIGHTING = flags.DEFINE_enum(
-    'client_weighting', 'num_examples', learning_process.CLIENT_WEIGHTINGS,
-    'Weight client updates by example count or uniformly.')
-_FEDPROX_MU = flags.DEFINE_float('fedprox_mu', 0.0,
-                                 'FedProx proximal strength (--algorithm=fedprox).')
-for _side, _lr in (('client', 1.0), ('server', 1.0)):
-  flags.DEFINE_enum(f'{_side}_optimizer', 'sgd', optimizers.OPTIMIZERS,
-                    f'{_side.capitalize()} optimizer.')
-  flags.DEFINE_float(f'{_side}_learning_rate', _lr,
-                     f'{_side.capitalize()} learning rate.')
-  flags.DEFINE_float(f'{_side}_momentum', 0.0,
-                     f'{_side.capitalize()} SGD momentum (server: FedAvgM).')
-  flags.DEFINE_float(f'{_side}_beta_1', 0.9, 'Adam/Yogi beta_1.')
-  flags.DEFINE_float(f'{_side}_beta_2', 0.999, 'Adam/Yogi beta_2.')
-  flags.DEFINE_float(f'{_side}_epsilon', 1e-3,
-                     'Adam/Yogi/Adagrad epsilon (adaptivity, tau in Reddi et al.).')
-  flags.DEFINE_float(f'{_side}_initial_accumulator_value', 0.0,
-                     'Yogi/Adagrad initial preconditioner (0: TFF default).')
-_CLIENT_PARALLELISM = flags.DEFINE_enum(
-    'client_parallelism', 'auto',
-    ('auto',) + learning_process.CLIENT_PARALLELISMS,
-    'How a round trains its clients: sequential (TFF, one client after '
-    'another), vectorized (the whole cohort as one batched computation: '
-    'FedAvg/FedOpt, local SGD, LSTM language models), auto (vectorized '
-    'where it applies, else sequential).')
-_BF16 = flags.DEFINE_bool(
-    'bf16', False, 'bfloat16 mixed precision: compute in bfloat16, keep '
-    'weights, updates and loss in float32 (vectorized cohort only).')
-_CLIENT_LR_SCHEDULE = flags.DEFINE_enum(
-    'client_lr_schedule', 'constant', schedules.SCHEDULES,
-    'Client learning rate over rounds (fedavg only).')
-_CLIENT_LR_DECAY_RATE = flags.DEFINE_float('client_lr_decay_rate', 0.1,
-                                           'exp_decay: factor per decay_rounds.')
-_CLIENT_LR_DECAY_ROUNDS = flags.DEFINE_integer(
-    'client_lr_decay_rounds', 100, 'exp_decay / inv_sqrt_decay time scale.')
-_CLIENT_LR_WARMUP_ROUNDS = flags.DEFINE_integer(
-    'client_lr_warmup_rounds', 10, 'linear_warmup length in rounds.')
+# Algorithm: --algorithm, optimizers, weighting, parallelism and every
+# algorithm's own flags (tff_lstm/algorithms/registry.py).
+algorithm_flags.define_algorithm_flags()
+for _module in algorithm_flags.flag_modules():
+  flags.adopt_module_key_flags(_module)
 
 # Clients and rounds.
 _CLIENTS_PER_ROUND = flags.DEFINE_integer('clients_per_round', 10,
@@ -134,20 +98,14 @@ flags.mark_flag_as_required('experiment_name')
 FLAGS = flags.FLAGS
 
 
-def _optimizer_config(side: str) -> optimizers.OptimizerConfig:
-  return optimizers.OptimizerConfig(
-      name=FLAGS[f'{side}_optimizer'].value,
-      learning_rate=FLAGS[f'{side}_learning_rate'].value,
-      momentum=FLAGS[f'{side}_momentum'].value,
-      beta_1=FLAGS[f'{side}_beta_1'].value,
-      beta_2=FLAGS[f'{side}_beta_2'].value,
-      epsilon=FLAGS[f'{side}_epsilon'].value,
-      initial_accumulator_value=FLAGS[f'{side}_initial_accumulator_value'].value)
-
-
 def _hparams() -> dict:
   """Every flag this binary defines, as the run's hyperparameters."""
   return {f.name: f.value for f in FLAGS.get_key_flags_for_module(sys.argv[0])}
+
+
+def _hparam_defaults() -> dict:
+  return {f.name: f.default
+          for f in FLAGS.get_key_flags_for_module(sys.argv[0])}
 
 
 def _build_task():
@@ -158,41 +116,31 @@ def _build_task():
   return task_flags.create_task_from_flags(train_spec)
 
 
-def _client_parallelism(task) -> str:
-  """The --client_parallelism to use, with 'auto' resolved."""
-  requested = _CLIENT_PARALLELISM.value
+def _client_parallelism(task, algorithm, requested: str) -> str:
+  """The --client_parallelism to use, with 'auto' resolved (and why, printed)."""
   if _WORKER_ADDRESSES.value is not None:
     if requested == 'vectorized':
       raise ValueError('--client_parallelism=vectorized trains the cohort in '
                        'one place; it cannot be split over --worker_addresses.')
     return 'sequential'
-  if requested != 'auto':
-    return requested
-  return learning_process.auto_client_parallelism(
-      task.keras_model_fn, algorithm=_ALGORITHM.value,
-      client_optimizer=_optimizer_config('client'),
-      client_lr_schedule=_CLIENT_LR_SCHEDULE.value)
+  parallelism, reason = learning_process.resolve_client_parallelism(
+      task, algorithm, requested)
+  if reason:
+    print(f'client parallelism: sequential, because the vectorized cohort '
+          f'cannot run this: {reason}', flush=True)
+  return parallelism
 
 
-def _build_process(task, aggregation: aggregation_config.AggregationConfig,
-                   client_parallelism: str):
+def _build_process(task, algorithm, shared, aggregation, parallelism: str):
   return learning_process.build_learning_process(
-      task.model_fn,
-      client_parallelism=client_parallelism,
-      mixed_precision=_BF16.value,
-      keras_model_fn=task.keras_model_fn,
-      client_batch_size=_CLIENT_BATCH_SIZE.value,
-      model_aggregator=aggregation_config.build_aggregator(
-          aggregation, _CLIENTS_PER_ROUND.value, _CLIENT_WEIGHTING.value),
-      algorithm=_ALGORITHM.value,
-      client_optimizer=_optimizer_config('client'),
-      server_optimizer=_optimizer_config('server'),
-      weighting=_CLIENT_WEIGHTING.value,
-      proximal_strength=_FEDPROX_MU.value,
-      client_lr_schedule=_CLIENT_LR_SCHEDULE.value,
-      schedule_kwargs=dict(decay_rate=_CLIENT_LR_DECAY_RATE.value,
-                           decay_rounds=_CLIENT_LR_DECAY_ROUNDS.value,
-                           warmup_rounds=_CLIENT_LR_WARMUP_ROUNDS.value))
+      task, algorithm, learning_process.ProcessSettings(
+          server_optimizer=shared.server_optimizer,
+          client_weighting=shared.client_weighting,
+          model_aggregator=aggregation_config.build_aggregator(
+              aggregation, _CLIENTS_PER_ROUND.value, shared.client_weighting),
+          client_parallelism=parallelism,
+          client_batch_size=_CLIENT_BATCH_SIZE.value,
+          mixed_precision=shared.mixed_precision))
 
 
 def _privacy_metrics_fn(aggregation, num_clients: int):
@@ -255,17 +203,22 @@ def main(argv):
     exp_dir = outputs.experiment_dir(_ROOT_OUTPUT_DIR.value,
                                      _EXPERIMENT_NAME.value)
     aggregation = aggregation_flags.aggregation_config_from_flags()
-    aggregation.check_weighting(_CLIENT_WEIGHTING.value)
+    algorithm = algorithm_flags.algorithm_config_from_flags()
+    shared = algorithm_flags.process_flags_from_flags()
+    aggregation.check_weighting(shared.client_weighting)
     task = _build_task()
-    parallelism = _client_parallelism(task)
-    process = _build_process(task, aggregation, parallelism)
+    parallelism = _client_parallelism(task, algorithm,
+                                      shared.client_parallelism)
+    process = _build_process(task, algorithm, shared, aggregation,
+                             parallelism)
     privacy_fn = _privacy_metrics_fn(
         aggregation, len(task.datasets.train_data.client_ids))
     worker_addresses = (
         remote_runtime.parse_addresses(_WORKER_ADDRESSES.value)
         if _WORKER_ADDRESSES.value is not None else None)
     outputs.write_hparams(
-        exp_dir, {**_hparams(), 'resolved_client_parallelism': parallelism})
+        exp_dir, {**_hparams(), 'resolved_client_parallelism': parallelism},
+        defaults=_hparam_defaults())
     print(f'client parallelism: {parallelism}', flush=True)
   except (ValueError, FileNotFoundError,
           sql_writer.ForeignDatabaseError) as e:

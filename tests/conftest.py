@@ -55,3 +55,52 @@ def spawn():
     if child.poll() is None:
       child.kill()
     child.communicate()
+
+
+def _flat_metrics(metrics, prefix=''):
+  flat = {}
+  for key, value in metrics.items():
+    if isinstance(value, dict):
+      flat.update(_flat_metrics(value, f'{prefix}{key}/'))
+    else:
+      flat[f'{prefix}{key}'] = value
+  return flat
+
+
+@pytest.fixture
+def assert_cohort_matches_sequential(federated_runtime):
+  """check(task, datasets, algorithm, batch_size, rounds): the vectorized
+  cohort and TFF's sequential path give the same global model and the same
+  metrics (names and values) over `rounds` rounds; returns the metrics."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from tff_lstm.algorithms import learning_process  # pylint: disable=g-import-not-at-top
+  from tff_lstm.algorithms import vectorized_cohort  # pylint: disable=g-import-not-at-top
+  del federated_runtime
+
+  def run(task, datasets, algorithm, parallelism, batch_size, rounds):
+    process = learning_process.build_learning_process(
+        task, algorithm, client_parallelism=parallelism,
+        client_batch_size=batch_size)
+    data = (vectorized_cohort.indexed_client_data(datasets)
+            if parallelism == 'vectorized' else datasets)
+    state, history = process.initialize(), []
+    for _ in range(rounds):
+      state, metrics = process.next(state, data)
+      history.append(_flat_metrics(metrics))
+    return process.get_model_weights(state).trainable, history
+
+  def check(task, datasets, algorithm, batch_size, rounds=2, atol=2e-5,
+            rtol=1e-5):
+    seq_weights, seq_metrics = run(task, datasets, algorithm, 'sequential',
+                                   batch_size, rounds)
+    vec_weights, vec_metrics = run(task, datasets, algorithm, 'vectorized',
+                                   batch_size, rounds)
+    for s, v in zip(seq_weights, vec_weights):
+      np.testing.assert_allclose(v, s, atol=atol)
+    for s, v in zip(seq_metrics, vec_metrics):
+      assert v.keys() == s.keys()
+      for name in s:
+        np.testing.assert_allclose(v[name], s[name], rtol=rtol, err_msg=name)
+    return vec_metrics
+
+  return check

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
 
+from tff_lstm.algorithms import fedavg
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
 from tff_lstm.tasks import model_config
@@ -19,8 +20,8 @@ def test_one_fedavg_round_on_synthetic_shakespeare(federated_runtime):
       model_config=model_config.ModelConfig(units=16, num_layers=1, seed=1),
       client_data=(synthetic, synthetic))
   process = learning_process.build_learning_process(
-      task.model_fn,
-      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.5))
+      task,
+      fedavg.Config(optimizers.OptimizerConfig(learning_rate=0.5)))
   state = process.initialize()
   before = process.get_model_weights(state).trainable
   clients = [task.datasets.train_data.create_tf_dataset_for_client(c)

@@ -15,6 +15,7 @@ import tensorflow_federated as tff
 from tff_lstm import process_utils
 from tff_lstm import remote_runtime
 from tff_lstm import runtime
+from tff_lstm.algorithms import fedavg
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
 from tff_lstm.tasks import model_config
@@ -100,8 +101,8 @@ def test_fedavg_on_two_workers_matches_in_process(
       model_config=model_config.ModelConfig(units=8, num_layers=1, seed=7),
       client_data=macbeth_client_data)
   process = learning_process.build_learning_process(
-      task.model_fn,
-      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.5))
+      task,
+      fedavg.Config(optimizers.OptimizerConfig(learning_rate=0.5)))
   clients = [
       task.datasets.train_preprocess_fn(
           train_data.create_tf_dataset_for_client(c))

@@ -8,6 +8,7 @@ import tensorflow_federated as tff
 
 from tff_lstm.aggregation import compression
 from tff_lstm.aggregation import config as config_lib
+from tff_lstm.algorithms import fedavg
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
 
@@ -64,9 +65,9 @@ def test_compressed_fedavg_round_reports_bytes(federated_runtime, char_task,
   config = config_lib.AggregationConfig(compression_bits=8,
                                         compression_threshold=100)
   process = learning_process.build_learning_process(
-      char_task.model_fn,
-      model_aggregator=config_lib.build_aggregator(config, 3, 'num_examples'),
-      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.5))
+      char_task,
+      fedavg.Config(optimizers.OptimizerConfig(learning_rate=0.5)),
+      model_aggregator=config_lib.build_aggregator(config, 3, 'num_examples'))
   state = process.initialize()
   before = process.get_model_weights(state).trainable
   state, metrics = process.next(state, char_datasets(3))

@@ -5,6 +5,8 @@ import pytest
 import tensorflow_federated as tff
 
 from tff_lstm.aggregation import config as config_lib
+from tff_lstm.algorithms import fedavg
+from tff_lstm.algorithms import fedsgd
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
 
@@ -103,11 +105,14 @@ def test_dp_round_moves_model_at_most_clip(federated_runtime, char_task,
   aggregator = config_lib.build_aggregator(config, 3, 'uniform')
   with pytest.raises(ValueError, match="weighting='uniform'"):
     learning_process.build_learning_process(
-        char_task.model_fn, model_aggregator=aggregator)
+        char_task,
+        model_aggregator=aggregator)
+  algorithm_config = {
+      'fedavg': fedavg.Config(optimizers.OptimizerConfig(learning_rate=0.5)),
+      'fedsgd': fedsgd.Config()}[algorithm]
   process = learning_process.build_learning_process(
-      char_task.model_fn, algorithm=algorithm, weighting='uniform',
-      model_aggregator=aggregator,
-      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.5))
+      char_task, algorithm_config, client_weighting='uniform',
+      model_aggregator=aggregator)
   state = process.initialize()
   before = process.get_model_weights(state).trainable
   state, metrics = process.next(state, char_datasets(3))

@@ -6,6 +6,7 @@ import tensorflow as tf
 import tensorflow_federated as tff
 
 from tff_lstm.aggregation import config as config_lib
+from tff_lstm.algorithms import fedavg
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
 from tff_lstm.tasks import shakespeare_char
@@ -63,9 +64,9 @@ def test_round_survives_nan_and_enormous_clients(federated_runtime, char_task,
   task = _poisoned_task(char_task)
   config = config_lib.AggregationConfig(robust=robust)
   process = learning_process.build_learning_process(
-      task.model_fn,
-      model_aggregator=config_lib.build_aggregator(config, 5, 'num_examples'),
-      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.5))
+      task,
+      fedavg.Config(optimizers.OptimizerConfig(learning_rate=0.5)),
+      model_aggregator=config_lib.build_aggregator(config, 5, 'num_examples'))
   data = char_datasets(5)
   data[3] = _all(_HUGE_TOKEN, data[3])
   data[4] = _all(_NAN_TOKEN, data[4])

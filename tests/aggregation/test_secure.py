@@ -5,6 +5,7 @@ import pytest
 import tensorflow_federated as tff
 
 from tff_lstm.aggregation import config as config_lib
+from tff_lstm.algorithms import fedavg
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
 
@@ -58,9 +59,10 @@ def test_distributed_dp_fedavg_round_runs(federated_runtime, char_task,
       dp_mechanism='gaussian_adaptive', dp_noise_multiplier=0.2,
       secure_aggregation=True, secure_bits=16)
   process = learning_process.build_learning_process(
-      char_task.model_fn, weighting='uniform',
-      model_aggregator=config_lib.build_aggregator(config, 3, 'uniform'),
-      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.5))
+      char_task,
+      fedavg.Config(optimizers.OptimizerConfig(learning_rate=0.5)),
+      client_weighting='uniform',
+      model_aggregator=config_lib.build_aggregator(config, 3, 'uniform'))
   state = process.initialize()
   before = process.get_model_weights(state).trainable
   clips = []

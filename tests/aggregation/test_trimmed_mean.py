@@ -79,9 +79,10 @@ def test_trains_through_the_vectorized_cohort(federated_runtime,
       spec, sequence_length=12, client_data=macbeth_client_data,
       model_config=model_config.ModelConfig(units=8, num_layers=1, seed=1))
   process = learning_process.build_learning_process(
-      task.model_fn, weighting='uniform',
+      task,
+      client_weighting='uniform',
       model_aggregator=trimmed_mean.TrimmedMeanFactory(0.2),
-      client_parallelism='vectorized', keras_model_fn=task.keras_model_fn,
+      client_parallelism='vectorized',
       client_batch_size=4)
   train = task.datasets.train_data
   data = [task.datasets.train_preprocess_fn(train.create_tf_dataset_for_client(c))

@@ -28,8 +28,9 @@ def test_ids_give_the_same_round_as_datasets(task, parallelism,
                                              federated_runtime):
   del federated_runtime
   process = learning_process.build_learning_process(
-      task.model_fn, client_parallelism=parallelism,
-      keras_model_fn=task.keras_model_fn, client_batch_size=_BATCH)
+      task,
+      client_parallelism=parallelism,
+      client_batch_size=_BATCH)
   by_ids = client_id_inputs.compose(process, task.datasets.train_data,
                                     task.datasets.train_preprocess_fn)
   assert client_id_inputs.takes_indexed_clients(process) == (
@@ -59,6 +60,6 @@ def test_ids_give_the_same_round_as_datasets(task, parallelism,
 def test_round_inputs_match_the_process(task):
   ids = ['a', 'b']
   sequential = client_id_inputs.compose(
-      learning_process.build_learning_process(task.model_fn),
+      learning_process.build_learning_process(task),
       task.datasets.train_data, task.datasets.train_preprocess_fn)
   assert client_id_inputs.round_inputs(sequential, ids) == ids

@@ -2,9 +2,14 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_federated as tff
 
+from tff_lstm.algorithms import fedavg
+from tff_lstm.algorithms import fedprox
+from tff_lstm.algorithms import fedsgd
 from tff_lstm.algorithms import learning_process
+from tff_lstm.algorithms import mime_lite
 from tff_lstm.algorithms import optimizers
 from tff_lstm.algorithms import schedules
 from tff_lstm.tasks import model_config
@@ -28,10 +33,12 @@ def _client_datasets(task, client_ids):
           for c in client_ids]
 
 
-def _one_round(task, data, **kwargs):
+_CLIENT_SGD = optimizers.OptimizerConfig(learning_rate=0.3)
+
+
+def _one_round(task, data, algorithm=None, **kwargs):
   process = learning_process.build_learning_process(
-      task.model_fn,
-      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.3), **kwargs)
+      task, algorithm or fedavg.Config(_CLIENT_SGD), **kwargs)
   result = process.next(process.initialize(), data)
   return process.get_model_weights(result.state).trainable, result.metrics
 
@@ -59,8 +66,8 @@ def test_weighted_and_uniform_means_match_hand_computation(
   assert n_small < n_large
   both = _client_datasets(task, [small_id, large_id])
 
-  weighted, _ = _one_round(task, both, weighting='num_examples')
-  uniform, _ = _one_round(task, both, weighting='uniform')
+  weighted, _ = _one_round(task, both, client_weighting='num_examples')
+  uniform, _ = _one_round(task, both, client_weighting='uniform')
 
   for w, u, a, b in zip(weighted, uniform, model_small, model_large):
     np.testing.assert_allclose(
@@ -81,8 +88,7 @@ def test_weighted_and_uniform_means_match_hand_computation(
 def test_every_server_optimizer_runs_two_rounds(federated_runtime, task,
                                                 server):
   process = learning_process.build_learning_process(
-      task.model_fn, server_optimizer=server,
-      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.3))
+      task, fedavg.Config(_CLIENT_SGD), server_optimizer=server)
   state = process.initialize()
   start = process.get_model_weights(state).trainable
   data = _client_datasets(task, sorted(task.datasets.train_data.client_ids)[:2])
@@ -93,15 +99,17 @@ def test_every_server_optimizer_runs_two_rounds(federated_runtime, task,
   assert any(not np.allclose(s, e) for s, e in zip(start, end))
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(algorithm='fedprox', proximal_strength=0.5),
-    dict(algorithm='fedsgd'),
-    dict(client_lr_schedule='exp_decay',
-         schedule_kwargs=dict(decay_rate=0.5, decay_rounds=1)),
-], ids=['fedprox', 'fedsgd', 'client_lr_schedule'])
-def test_other_algorithms_train(federated_runtime, task, kwargs):
+@pytest.mark.parametrize('algorithm', [
+    fedprox.Config(_CLIENT_SGD, mu=0.5),
+    fedsgd.Config(),
+    fedavg.Config(_CLIENT_SGD, client_lr_schedule='exp_decay',
+                  decay_rate=0.5, decay_rounds=1),
+    mime_lite.Config(optimizers.OptimizerConfig(
+        'sgdm', learning_rate=0.3, momentum=0.9)),
+], ids=['fedprox', 'fedsgd', 'client_lr_schedule', 'mime_lite'])
+def test_other_algorithms_train(federated_runtime, task, algorithm):
   data = _client_datasets(task, sorted(task.datasets.train_data.client_ids)[:2])
-  process = learning_process.build_learning_process(task.model_fn, **kwargs)
+  process = learning_process.build_learning_process(task, algorithm)
   state = process.initialize()
   result = process.next(state, data)
   before = process.get_model_weights(state).trainable
@@ -109,25 +117,68 @@ def test_other_algorithms_train(federated_runtime, task, kwargs):
   assert any(not np.allclose(b, a) for b, a in zip(before, after))
 
 
+@pytest.mark.parametrize('schedule', schedules.SCHEDULES)
+def test_every_schedule_builds_and_trains(federated_runtime, task, schedule):
+  """TFF traces each schedule on a tensor round number (Python's min fails)."""
+  data = _client_datasets(task, sorted(task.datasets.train_data.client_ids)[:1])
+  process = learning_process.build_learning_process(
+      task, fedavg.Config(_CLIENT_SGD, client_lr_schedule=schedule,
+                          warmup_rounds=4))
+  state = process.initialize()
+  for _ in range(2):
+    state, metrics = process.next(state, data)
+  assert np.isfinite(metrics['client_work']['train']['loss'])
+
+
+def test_mime_lite_falls_back_to_the_sequential_path_saying_why(task):
+  parallelism, reason = learning_process.resolve_client_parallelism(
+      task, mime_lite.Config(), 'auto')
+  assert parallelism == 'sequential'
+  assert 'server\'s optimizer state' in reason
+
+
 def test_fedprox_with_mu_zero_equals_fedavg(federated_runtime, task):
   data = _client_datasets(task, sorted(task.datasets.train_data.client_ids)[:2])
-  fedavg, _ = _one_round(task, data)
-  fedprox, _ = _one_round(task, data, algorithm='fedprox',
-                          proximal_strength=0.0)
-  for a, p in zip(fedavg, fedprox):
+  fedavg_model, _ = _one_round(task, data)
+  fedprox_model, _ = _one_round(task, data, fedprox.Config(_CLIENT_SGD, mu=0.0))
+  for a, p in zip(fedavg_model, fedprox_model):
     np.testing.assert_allclose(a, p, atol=1e-6)
 
 
-@pytest.mark.parametrize('kwargs, message', [
-    (dict(algorithm='fedmagic'), 'fedavg, fedprox, fedsgd'),
-    (dict(weighting='by_size'), 'num_examples, uniform'),
-    (dict(algorithm='fedavg', proximal_strength=0.1), 'only applies'),
-    (dict(algorithm='fedprox', proximal_strength=-1.0), 'mu must be >= 0'),
-    (dict(client_lr_schedule='cosine'), 'constant, exp_decay'),
+def _distance(a, b):
+  return np.sqrt(sum(np.sum((x - y)**2) for x, y in zip(a, b)))
+
+
+def test_fedprox_pulls_clients_towards_the_global_model(federated_runtime,
+                                                        task):
+  """The proximal gradient is mu * (w - w_global): a larger mu moves a client
+  less far from the global model (TFF 0.87's FedProx adds the opposite sign
+  and moves it further)."""
+  data = _client_datasets(task, sorted(task.datasets.train_data.client_ids)[:1])
+  start = learning_process.build_learning_process(task).initialize()
+  start = start.global_model_weights.trainable
+  moved = [_distance(start, _one_round(task, data, fedprox.Config(
+      _CLIENT_SGD, mu=mu))[0]) for mu in (0.0, 1.0, 2.0)]
+  assert moved[0] > moved[1] > moved[2] > 0
+
+
+@pytest.mark.parametrize('build, message', [
+    (lambda task: learning_process.build_learning_process(
+        task, client_weighting='by_size'), 'num_examples, uniform'),
+    (lambda task: fedprox.Config(mu=-1.0), 'fedprox_mu must be >= 0'),
+    (lambda task: fedavg.Config(client_lr_schedule='cosine'),
+     'constant, exp_decay'),
+    (lambda task: learning_process.build_learning_process(
+        task, fedsgd.Config(), client_weighting='uniform'),
+     'client_weighting=num_examples'),
+    (lambda task: learning_process.build_learning_process(
+        task, client_parallelism='vectorized'), 'batch size'),
+    (lambda task: learning_process.build_learning_process(task, 'fedavg'),
+     'not the Config of a registered algorithm'),
 ])
-def test_bad_settings_are_rejected_clearly(task, kwargs, message):
-  with pytest.raises(ValueError, match=message):
-    learning_process.build_learning_process(task.model_fn, **kwargs)
+def test_bad_settings_are_rejected_clearly(task, build, message):
+  with pytest.raises((ValueError, TypeError), match=message):
+    build(task)
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -142,11 +193,16 @@ def test_bad_optimizer_settings_are_rejected(kwargs, message):
 
 
 def test_schedules():
-  assert schedules.build_schedule('constant', 0.5)(100) == 0.5
-  decay = schedules.build_schedule('exp_decay', 1.0, decay_rate=0.1,
-                                   decay_rounds=10)
-  assert decay(10) == pytest.approx(0.1)
+  """Each schedule on a Python round and on a tensor one, as TFF calls it."""
+  value = lambda fn, r: float(fn(r))
+  for round_num in (3, tf.constant(3)):
+    assert value(schedules.build_schedule('constant', 0.5), round_num) == 0.5
+    decay = schedules.build_schedule('exp_decay', 1.0, decay_rate=0.1,
+                                     decay_rounds=3)
+    assert value(decay, round_num) == pytest.approx(0.1)
+    warm = schedules.build_schedule('linear_warmup', 1.0, warmup_rounds=8)
+    assert value(warm, round_num) == pytest.approx(0.5)
+    inv = schedules.build_schedule('inv_sqrt_decay', 1.0, decay_rounds=1)
+    assert value(inv, round_num) == pytest.approx(0.5)
   warm = schedules.build_schedule('linear_warmup', 1.0, warmup_rounds=4)
-  assert [warm(r) for r in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
-  inv = schedules.build_schedule('inv_sqrt_decay', 1.0, decay_rounds=1)
-  assert inv(3) == pytest.approx(0.5)
+  assert [value(warm, r) for r in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]

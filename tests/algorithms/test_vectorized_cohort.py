@@ -1,5 +1,7 @@
 """The vectorized cohort computes the sequential TFF round, batched."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,6 +9,10 @@ import tensorflow_federated as tff
 
 from tff_lstm.aggregation import compression
 from tff_lstm.aggregation import config as aggregation_config
+from tff_lstm.algorithms import client_update
+from tff_lstm.algorithms import fedavg
+from tff_lstm.algorithms import fedprox
+from tff_lstm.algorithms import fedsgd
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
 from tff_lstm.algorithms import vectorized_cohort
@@ -37,12 +43,13 @@ def _cohort(task, sizes):
   return datasets
 
 
-def _process(task, parallelism, **kwargs):
-  kwargs.setdefault('client_optimizer',
-                    optimizers.OptimizerConfig(learning_rate=0.5))
+_SGD = optimizers.OptimizerConfig(learning_rate=0.5)
+
+
+def _process(task, parallelism, algorithm=None, **kwargs):
   return learning_process.build_learning_process(
-      task.model_fn, client_parallelism=parallelism,
-      keras_model_fn=task.keras_model_fn, client_batch_size=_BATCH, **kwargs)
+      task, algorithm or fedavg.Config(_SGD), client_parallelism=parallelism,
+      client_batch_size=_BATCH, **kwargs)
 
 
 def _run(process, rounds, data, indexed):
@@ -56,7 +63,27 @@ def _run(process, rounds, data, indexed):
   return process.get_model_weights(state).trainable, metrics
 
 
-def _assert_same_rounds(task, data, rounds=3, atol=2e-5, **kwargs):
+def _assert_same_metrics(sequential, vectorized, rtol):
+  """Every metric of the round (the task's, loss, counts, aggregator and
+  finalizer measurements) under the same name with the same value."""
+  flat_s = _flatten(sequential)
+  flat_v = _flatten(vectorized)
+  assert flat_v.keys() == flat_s.keys()
+  for name, value in flat_s.items():
+    np.testing.assert_allclose(flat_v[name], value, rtol=rtol, err_msg=name)
+
+
+def _flatten(metrics, prefix=''):
+  flat = {}
+  for key, value in metrics.items():
+    if isinstance(value, dict):
+      flat.update(_flatten(value, f'{prefix}{key}/'))
+    else:
+      flat[f'{prefix}{key}'] = value
+  return flat
+
+
+def _assert_same_rounds(task, data, rounds=3, atol=2e-5, rtol=1e-5, **kwargs):
   seq_weights, seq_metrics = _run(_process(task, 'sequential', **kwargs),
                                   rounds, data, indexed=False)
   vec_weights, vec_metrics = _run(_process(task, 'vectorized', **kwargs),
@@ -64,9 +91,7 @@ def _assert_same_rounds(task, data, rounds=3, atol=2e-5, **kwargs):
   for s, v in zip(seq_weights, vec_weights):
     np.testing.assert_allclose(v, s, atol=atol)
   for s, v in zip(seq_metrics, vec_metrics):
-    s_train, v_train = s['client_work']['train'], v['client_work']['train']
-    assert v_train['num_examples'] == s_train['num_examples']
-    np.testing.assert_allclose(v_train['loss'], s_train['loss'], rtol=1e-5)
+    _assert_same_metrics(s, v, rtol)
   return vec_weights, vec_metrics
 
 
@@ -86,11 +111,41 @@ def test_same_global_model_as_sequential_over_rounds(federated_runtime,
   assert any(not np.allclose(w, v) for w, v in zip(weights, initial))
 
 
+_ALGORITHMS = {
+    'fedavg': fedavg.Config(_SGD),
+    'client_momentum': fedavg.Config(optimizers.OptimizerConfig(
+        'sgdm', learning_rate=0.3, momentum=0.9)),
+    'client_adam': fedavg.Config(optimizers.OptimizerConfig(
+        'adam', learning_rate=0.01)),
+    'fedprox': fedprox.Config(_SGD, mu=0.5),
+    'fedsgd': fedsgd.Config(),
+}
+
+
+@pytest.mark.parametrize('algorithm, cell_type', [
+    *[(name, 'lstm') for name in _ALGORITHMS],
+    ('fedavg', 'keras_lstm'), ('fedavg', 'gru'), ('fedavg', 'simple_rnn'),
+    ('fedprox', 'gru'), ('client_momentum', 'simple_rnn'),
+])
+def test_every_algorithm_and_cell_matches_sequential(
+    federated_runtime, macbeth_client_data, algorithm, cell_type):
+  """New global model and every metric equal TFF's sequential path's over
+  three rounds of unequal clients (one without data, short last batches)."""
+  task = _task(macbeth_client_data, cell_type=cell_type)
+  data = _cohort(task, [9, 1, 13, 0, 2, 6])
+  initial = task.model_fn().trainable_variables
+  weights, _ = _assert_same_rounds(
+      task, data, algorithm=_ALGORITHMS[algorithm],
+      server_optimizer=optimizers.OptimizerConfig(name='adam',
+                                                  learning_rate=0.05))
+  assert any(not np.allclose(w, v) for w, v in zip(weights, initial))
+
+
 def test_uniform_weighting_matches_sequential(federated_runtime,
                                               macbeth_client_data):
   task = _task(macbeth_client_data)
   _assert_same_rounds(task, _cohort(task, [2, 11, 5]), rounds=2,
-                      weighting='uniform')
+                      client_weighting='uniform')
 
 
 @pytest.mark.parametrize('config', [
@@ -104,8 +159,8 @@ def test_composes_with_deterministic_aggregators(federated_runtime,
   weighting = 'uniform' if config.dp_enabled else 'num_examples'
   aggregator = aggregation_config.build_aggregator(config, 3, weighting)
   _assert_same_rounds(task, _cohort(task, [3, 8, 5]), rounds=2,
-                      weighting=weighting, model_aggregator=aggregator,
-                      atol=1e-4)
+                      client_weighting=weighting, model_aggregator=aggregator,
+                      atol=1e-4, rtol=1e-4)
 
 
 def test_composes_with_compression(federated_runtime, macbeth_client_data):
@@ -131,7 +186,7 @@ def test_dp_noise_reaches_the_vectorized_model(federated_runtime,
         aggregation_config.AggregationConfig(
             dp_mechanism='gaussian_fixed', dp_noise_multiplier=noise_multiplier,
             dp_clip=0.05), 3, 'uniform')
-    return _run(_process(task, 'vectorized', weighting='uniform',
+    return _run(_process(task, 'vectorized', client_weighting='uniform',
                          model_aggregator=aggregator), 1, data, indexed=True)[0]
 
   clipped, noisy = one_round(0.0), one_round(1.0)
@@ -142,29 +197,42 @@ def test_dp_noise_reaches_the_vectorized_model(federated_runtime,
 
 def test_unsupported_settings_name_the_problem(macbeth_client_data):
   task = _task(macbeth_client_data)
-  with pytest.raises(ValueError, match="algorithm 'fedprox'"):
-    _process(task, 'vectorized', algorithm='fedprox')
-  with pytest.raises(ValueError, match='momentum'):
-    _process(task, 'vectorized', client_optimizer=optimizers.OptimizerConfig(
-        name='sgd', learning_rate=0.1, momentum=0.9))
-  gru = _task(macbeth_client_data, cell_type='gru')
-  with pytest.raises(ValueError, match="layer 'gru_0'"):
-    _process(gru, 'vectorized')
+  with pytest.raises(ValueError, match='client_lr_schedule=exp_decay'):
+    _process(task, 'vectorized', fedavg.Config(client_lr_schedule='exp_decay'))
+  with pytest.raises(ValueError, match='batch size'):
+    learning_process.build_learning_process(task,
+                                            client_parallelism='vectorized')
 
 
 @pytest.mark.parametrize('cell_type, algorithm, expected', [
-    ('lstm', 'fedavg', 'vectorized'),
-    ('keras_lstm', 'fedavg', 'vectorized'),
-    ('gru', 'fedavg', 'sequential'),
-    ('lstm', 'fedprox', 'sequential'),
+    ('lstm', fedavg.Config(), 'vectorized'),
+    ('keras_lstm', fedavg.Config(), 'vectorized'),
+    ('gru', fedavg.Config(), 'vectorized'),
+    ('simple_rnn', fedsgd.Config(), 'vectorized'),
+    ('lstm', fedprox.Config(mu=0.1), 'vectorized'),
+    ('lstm', fedavg.Config(client_lr_schedule='linear_warmup'), 'sequential'),
 ])
 def test_auto_picks_vectorized_where_it_applies(macbeth_client_data, cell_type,
                                                 algorithm, expected):
   task = _task(macbeth_client_data, cell_type=cell_type)
-  assert learning_process.auto_client_parallelism(
-      task.keras_model_fn, algorithm=algorithm,
-      client_optimizer=optimizers.OptimizerConfig(),
-      client_lr_schedule='constant') == expected
+  parallelism, reason = learning_process.resolve_client_parallelism(
+      task, algorithm, 'auto')
+  assert parallelism == expected
+  assert (reason is None) == (expected == 'vectorized')
+
+
+def test_a_loss_the_cohort_cannot_split_falls_back_naming_it(
+    macbeth_client_data):
+  class OpaqueLoss(tf.keras.losses.Loss):
+    def call(self, y_true, y_pred):
+      return tf.reduce_mean(y_pred)
+
+  task = dataclasses.replace(_task(macbeth_client_data), loss_fn=OpaqueLoss)
+  parallelism, reason = learning_process.resolve_client_parallelism(
+      task, fedavg.Config(), 'auto')
+  assert parallelism == 'sequential' and "'OpaqueLoss'" in reason
+  with pytest.raises(ValueError, match="'OpaqueLoss'"):
+    _process(task, 'vectorized')
 
 
 def test_bf16_mixed_precision_stays_close_to_float32(federated_runtime,
@@ -193,8 +261,9 @@ def test_groups_of_clients_give_the_same_model(federated_runtime,
   data = vectorized_cohort.indexed_client_data(_cohort(task, [9, 1, 13, 2, 6]))
 
   def one_round(group):
-    process = vectorized_cohort.build_vectorized_fed_avg(
-        task.model_fn, task.keras_model_fn, client_learning_rate=0.5,
+    process = vectorized_cohort.build_cohort_process(
+        task, client_update.LocalTraining(
+            tff.learning.optimizers.build_sgdm(0.5)),
         server_optimizer=tff.learning.optimizers.build_sgdm(1.0),
         batch_size=_BATCH, clients_per_group=group)
     out = process.next(process.initialize(), data)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -98,20 +99,61 @@ def test_sequential_parallelism_on_request_and_vectorized_refusals(
   assert 'client parallelism: sequential' in run.stdout
   hparams = json.loads((tmp_path / 's' / 'hparams.json').read_text())
   assert hparams['resolved_client_parallelism'] == 'sequential'
-  auto_fedprox = subprocess.run(
-      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=p',
-               '--total_rounds=1', '--algorithm=fedprox', '--fedprox_mu=0.1'),
+  auto_schedule = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=w',
+               '--total_rounds=1', '--client_lr_schedule=linear_warmup'),
       capture_output=True, text=True, timeout=600)
-  assert auto_fedprox.returncode == 0, auto_fedprox.stderr[-3000:]
-  assert 'client parallelism: sequential' in auto_fedprox.stdout
+  assert auto_schedule.returncode == 0, auto_schedule.stderr[-3000:]
+  assert ('client parallelism: sequential, because the vectorized cohort '
+          'cannot run this: --client_lr_schedule=linear_warmup') in (
+              auto_schedule.stdout)
   refused = subprocess.run(
       _command(shakespeare_cache_dir, tmp_path, '--experiment_name=v',
-               '--total_rounds=1', '--algorithm=fedprox',
+               '--total_rounds=1', '--client_lr_schedule=exp_decay',
                '--client_parallelism=vectorized'),
       capture_output=True, text=True, timeout=600)
   assert refused.returncode == 2
-  assert "does not support algorithm 'fedprox'" in refused.stderr
+  assert ('client_parallelism=vectorized does not support this run: '
+          '--client_lr_schedule=exp_decay') in refused.stderr
   assert 'Traceback' not in refused.stderr
+
+
+@pytest.mark.parametrize('algorithm', ['fedprox', 'fedsgd'])
+def test_algorithms_run_and_record_the_vectorized_cohort(
+    shakespeare_cache_dir, tmp_path, algorithm):
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, f'--experiment_name={algorithm}',
+               '--total_rounds=1', f'--algorithm={algorithm}'),
+      capture_output=True, text=True, timeout=600)
+  assert run.returncode == 0, run.stderr[-3000:]
+  assert 'client parallelism: vectorized' in run.stdout
+  hparams = json.loads((tmp_path / algorithm / 'hparams.json').read_text())
+  assert hparams['resolved_client_parallelism'] == 'vectorized'
+  metrics = (tmp_path / algorithm / 'metrics.csv').read_text()
+  assert 'client_work/train/accuracy_without_oov_or_eos' in metrics
+
+
+@pytest.mark.parametrize('flags_, message', [
+    (['--fedprox_mu=0.1'], '--fedprox_mu applies to --algorithm=fedprox, not '
+     'to --algorithm=fedavg'),
+    (['--algorithm=fedsgd', '--client_learning_rate=0.5'],
+     '--client_learning_rate applies to --algorithm=fedavg, '
+     '--algorithm=fedprox, --algorithm=scaffold, --algorithm=mime_lite, not '
+     'to --algorithm=fedsgd'),
+    (['--algorithm=scaffold', '--client_momentum=0.9'],
+     '--client_momentum applies to --algorithm=fedavg, --algorithm=fedprox, '
+     '--algorithm=mime_lite, not to --algorithm=scaffold'),
+])
+def test_an_algorithms_flag_given_to_another_is_refused(
+    shakespeare_cache_dir, tmp_path, flags_, message):
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=x',
+               '--total_rounds=1', *flags_),
+      capture_output=True, text=True, timeout=600)
+  assert run.returncode == 2
+  assert message in run.stderr
+  assert 'Traceback' not in run.stderr
+  assert not (tmp_path / 'x').exists()
 
 
 def test_resume_with_different_settings_is_refused(shakespeare_cache_dir,
@@ -133,7 +175,7 @@ def test_resume_with_different_settings_is_refused(shakespeare_cache_dir,
     ('--task=mnist', 'should be one of <shakespeare_char|'),
     ('--server_optimizer=rmsprop', 'one of <sgd|sgdm|adam|yogi|adagrad>'),
     ('--cell_type=transformer', 'one of <lstm|keras_lstm|gru|simple_rnn>'),
-    ('--algorithm=fedmagic', 'one of <fedavg|fedprox|fedsgd>'),
+    ('--algorithm=fedmagic', 'one of <fedavg|fedprox|fedsgd|scaffold|mime_lite>'),
     ('--clients_per_round=0', '--clients_per_round must be >= 1'),
     ('--server_learning_rate=-1', 'learning rate must be > 0'),
 ])
@@ -241,3 +283,46 @@ def test_dead_worker_address_fails_fast_and_clearly(shakespeare_cache_dir,
   assert run.returncode != 0
   assert f'TFF worker at {dead} did not answer' in run.stderr
   assert 'Traceback' not in run.stderr
+
+
+def test_scaffold_resumed_after_sigkill_equals_an_uninterrupted_run(
+    shakespeare_cache_dir, tmp_path):
+  """Client states are checkpointed with the model: a run killed mid-way and
+  resumed ends with the model and client states of one never interrupted
+  (no shuffling, so both see the same batches)."""
+  flags_ = ['--algorithm=scaffold', '--total_rounds=4',
+            '--client_shuffle_buffer_size=1', '--clients_per_round=4']
+  whole = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=whole',
+               *flags_), capture_output=True, text=True, timeout=600)
+  assert whole.returncode == 0, whole.stderr[-3000:]
+  command = _command(shakespeare_cache_dir, tmp_path, '--experiment_name=cut',
+                     *flags_)
+  child = subprocess.Popen(command, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+  try:
+    for line in child.stdout:
+      if line.startswith('round 3/4'):
+        child.send_signal(signal.SIGKILL)
+        break
+  finally:
+    child.kill()
+    child.wait()
+  resumed = subprocess.run(command, capture_output=True, text=True,
+                           timeout=600)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert 'resuming' in resumed.stdout
+
+  def final(name):
+    return json.loads((tmp_path / name / 'final_metrics.json').read_text())
+
+  for key, value in final('whole')['final_test'].items():
+    assert final('cut')['final_test'][key] == pytest.approx(value, rel=1e-6)
+  with np.load(tmp_path / 'whole' / 'client_states' / 'round_4.npz') as a, \
+       np.load(tmp_path / 'cut' / 'client_states' / 'round_4.npz') as b:
+    assert sorted(a.files) == sorted(b.files)
+    assert list(a['client_ids']) == list(b['client_ids'])
+    assert len(a['client_ids']) > 4          # more clients than one round's
+    for name in a.files:
+      if name != 'client_ids':
+        np.testing.assert_allclose(b[name], a[name], atol=1e-6)

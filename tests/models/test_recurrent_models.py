@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
 
+from tff_lstm.algorithms import fedavg
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
 from tff_lstm.models import classifier
@@ -32,8 +33,8 @@ def test_each_cell_trains_one_round(federated_runtime, macbeth_client_data,
   assert {'lstm': 'FusedLSTM', 'keras_lstm': 'LSTM', 'gru': 'GRU',
           'simple_rnn': 'SimpleRNN'}[cell_type] in layer_types
   process = learning_process.build_learning_process(
-      task.model_fn,
-      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.5))
+      task,
+      fedavg.Config(optimizers.OptimizerConfig(learning_rate=0.5)))
   state = process.initialize()
   before = process.get_model_weights(state).trainable
   ids = sorted(task.datasets.train_data.client_ids)[:3]

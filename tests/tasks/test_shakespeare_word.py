@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
 
+from tff_lstm.algorithms import fedavg
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
 from tff_lstm.data import shakespeare
@@ -91,8 +92,8 @@ def test_bad_sizes_fail_before_reading_data():
 
 def test_one_federated_round(federated_runtime, task):
   process = learning_process.build_learning_process(
-      task.model_fn,
-      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.5))
+      task,
+      fedavg.Config(optimizers.OptimizerConfig(learning_rate=0.5)))
   state = process.initialize()
   before = process.get_model_weights(state).trainable
   clients = [task.datasets.train_preprocess_fn(

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
 
+from tff_lstm.algorithms import fedavg
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
 from tff_lstm.data import user_import
@@ -98,8 +99,8 @@ def test_needs_two_classes(tmp_path):
 
 def test_one_federated_round(federated_runtime, task):
   process = learning_process.build_learning_process(
-      task.model_fn,
-      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.5))
+      task,
+      fedavg.Config(optimizers.OptimizerConfig(learning_rate=0.5)))
   state = process.initialize()
   before = process.get_model_weights(state).trainable
   clients = [task.datasets.train_preprocess_fn(
@@ -111,3 +112,23 @@ def test_one_federated_round(federated_runtime, task):
   assert np.isfinite(train['loss'])
   assert train['num_examples'] == 6
   assert any(not np.allclose(b, a) for b, a in zip(before, after))
+
+
+def test_vectorized_cohort_matches_sequential(tmp_path,
+                                             assert_cohort_matches_sequential):
+  """Last-state LSTM, Keras' own cross-entropy and accuracy; batches of 2 give
+  each client a short last batch, whose padding row has the real label 0."""
+  spec = tff.simulation.baselines.ClientSpec(num_epochs=1, batch_size=2,
+                                             shuffle_buffer_size=1)
+  task = registry.create_task('text_classification', spec, model_config=_TINY,
+                              database_path=_import(tmp_path, _ROWS),
+                              sequence_length=6, vocab_size=8)
+  clients = [task.datasets.train_preprocess_fn(
+      task.datasets.train_data.create_tf_dataset_for_client(c))
+             for c in task.datasets.train_data.client_ids]
+  assert any(int(x.shape[0]) == 1 for ds in clients for x, _ in ds)
+  metrics = assert_cohort_matches_sequential(
+      task, clients, fedavg.Config(optimizers.OptimizerConfig(
+          learning_rate=0.5)), batch_size=2)
+  assert metrics[0]['client_work/train/num_examples'] == 6
+  assert 'client_work/train/accuracy' in metrics[0]

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
 
+from tff_lstm.algorithms import fedavg
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
 from tff_lstm.data import user_import
@@ -129,8 +130,8 @@ def test_default_is_the_stock_prices(tmp_path):
 
 def test_one_federated_round(federated_runtime, task):
   process = learning_process.build_learning_process(
-      task.model_fn,
-      client_optimizer=optimizers.OptimizerConfig(learning_rate=0.01))
+      task,
+      fedavg.Config(optimizers.OptimizerConfig(learning_rate=0.01)))
   state = process.initialize()
   before = process.get_model_weights(state).trainable
   clients = [task.datasets.train_preprocess_fn(
@@ -142,3 +143,16 @@ def test_one_federated_round(federated_runtime, task):
   assert np.isfinite(train['loss'])
   assert train['num_examples'] == 6 + 4
   assert any(not np.allclose(b, a) for b, a in zip(before, after))
+
+
+def test_vectorized_cohort_matches_sequential(task,
+                                             assert_cohort_matches_sequential):
+  """A float-input LSTM forecaster with Keras' mean squared error: meter_a's
+  6 windows end in a short batch of 2."""
+  clients = [task.datasets.train_preprocess_fn(
+      task.datasets.train_data.create_tf_dataset_for_client(c))
+             for c in task.datasets.train_data.client_ids]
+  metrics = assert_cohort_matches_sequential(
+      task, clients, fedavg.Config(optimizers.OptimizerConfig(
+          learning_rate=0.001)), batch_size=4)
+  assert metrics[0]['client_work/train/num_examples'] == 6 + 4

@@ -37,6 +37,24 @@ def test_hparams_guard(tmp_path):
   assert (tmp_path / 'hparams.csv').read_text().startswith('name,value\n')
 
 
+def test_a_flag_added_later_resumes_earlier_runs_at_its_default(tmp_path):
+  """A run recorded before --new_flag existed used what its default does."""
+  outputs.write_hparams(str(tmp_path), {'lr': 1.0, 'total_rounds': 5})
+  defaults = {'lr': 1.0, 'total_rounds': 10, 'new_flag': 0.0}
+  outputs.write_hparams(str(tmp_path),
+                        {'lr': 1.0, 'total_rounds': 5, 'new_flag': 0.0},
+                        defaults=defaults)
+  (tmp_path / 'hparams.json').write_text('{"lr": 1.0, "total_rounds": 5}')
+  with pytest.raises(outputs.HparamsMismatchError,
+                     match='--new_flag: 0.0 before, 0.5 now'):
+    outputs.write_hparams(str(tmp_path),
+                          {'lr': 1.0, 'total_rounds': 5, 'new_flag': 0.5},
+                          defaults=defaults)
+  with pytest.raises(outputs.HparamsMismatchError, match='--new_flag'):
+    outputs.write_hparams(str(tmp_path),
+                          {'lr': 1.0, 'total_rounds': 5, 'new_flag': 0.0})
+
+
 @pytest.mark.parametrize('name', ['', 'a/b'])
 def test_experiment_name_must_be_plain(name):
   with pytest.raises(ValueError, match='plain name'):

@@ -17,7 +17,7 @@ def test_finetuning_on_own_data_changes_test_metrics(federated_runtime,
                                           shuffle_buffer_size=1),
       sequence_length=20, client_data=macbeth_client_data,
       model_config=model_config.ModelConfig(units=8, num_layers=1, seed=2))
-  process = learning_process.build_learning_process(task.model_fn)
+  process = learning_process.build_learning_process(task)
   weights = process.get_model_weights(process.initialize())
   ids = sorted(task.datasets.test_data.client_ids)[:4]
   computation = personalization.build_personalization_eval(

@@ -17,16 +17,17 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 
-
-def _client_data_member(process: tff.learning.templates.LearningProcess):
-  return process.next.type_signature.parameter[1].member
+from tff_lstm.algorithms import indexed_process
 
 
 def takes_indexed_clients(process: tff.learning.templates.LearningProcess) -> bool:
-  """Whether each client's input is (index in the cohort, data), as the
-  vectorized cohort's is, rather than data alone."""
-  member = _client_data_member(process)
-  return isinstance(member, tff.StructType) and len(member) == 2
+  """Whether each client's input is (position in the cohort, data), as the
+  vectorized cohort's is, rather than data alone.
+
+  Decided by the process's type, never by the shape of its input: another
+  algorithm's clients may well take pairs of their own.
+  """
+  return isinstance(process, indexed_process.IndexedClientsProcess)
 
 
 def compose(
@@ -38,7 +39,9 @@ def compose(
 
   Args:
     process: a LearningProcess whose client data are preprocessed datasets of
-      `client_data`, or (index, dataset) pairs (the vectorized cohort).
+      `client_data`, or an `IndexedClientsProcess` (the vectorized cohort,
+      algorithms with client state): its clients then take (position, client
+      id[, client state]).
     client_data: the training ClientData (its `serializable_dataset_fn` runs
       inside the worker).
     preprocess_fn: the task's training preprocessing.
@@ -48,24 +51,29 @@ def compose(
     return tff.simulation.compose_dataset_computation_with_learning_process(
         preprocessed.dataset_computation, process)
 
-  @tff.tensorflow.computation(np.int32, np.str_)
-  def indexed_dataset(index, client_id):
-    return index, preprocessed.serializable_dataset_fn(client_id)
+  specs = process.client_state_specs
+  if specs is None:
+    id_type = tff.StructType([np.int32, np.str_])
+  else:
+    id_type = tff.StructType([np.int32, np.str_,
+                              tff.types.tensorflow_to_type(tuple(specs))])
+
+  @tff.tensorflow.computation(id_type)
+  def indexed_dataset(indexed_id):
+    dataset = preprocessed.serializable_dataset_fn(indexed_id[1])
+    if specs is None:
+      return indexed_id[0], dataset
+    return indexed_id[0], dataset, indexed_id[2]
 
   state_type = process.next.type_signature.parameter[0]
-  ids_type = tff.FederatedType(tff.StructType([np.int32, np.str_]), tff.CLIENTS)
 
-  @tff.federated_computation(state_type, ids_type)
+  @tff.federated_computation(state_type,
+                             tff.FederatedType(id_type, tff.CLIENTS))
   def next_fn(state, indexed_ids):
     return process.next(state, tff.federated_map(indexed_dataset, indexed_ids))
 
-  return tff.learning.templates.LearningProcess(
-      initialize_fn=process.initialize,
-      next_fn=next_fn,
-      get_model_weights=process.get_model_weights,
-      set_model_weights=process.set_model_weights,
-      get_hparams_fn=process.get_hparams,
-      set_hparams_fn=process.set_hparams)
+  return indexed_process.IndexedClientsProcess.wrapping(
+      process, client_state_specs=specs, next_fn=next_fn)
 
 
 def round_inputs(process: tff.learning.templates.LearningProcess,

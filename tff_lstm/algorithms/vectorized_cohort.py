@@ -1,18 +1,20 @@
-"""FedAvg with the whole cohort trained as one batched computation.
+"""The round's clients trained as one batched computation: a backend for any
+client update rule written to `client_update.ClientUpdate`.
 
 Sequential TFF trains the sampled clients one after another, each on batches
 of 4 sequences: thousands of tiny ops per round. Here the round's clients are
 gathered at the server, their copies of the model are stacked on a leading
 client axis, and every local step of every client runs as one batched step
 (batched matmuls, one fused LSTM over all clients). The sum of the clients'
-losses has exactly each client's own gradient in its slice. Clients run
-longest first, and a client leaves the batch when its data ends (instead of
-stepping on masked padding), so real, skewed cohorts cost what their longest
-client costs, not K times it. The
-resulting per-client updates are handed back to their clients and go through
-the same TFF aggregator (weighted mean, DP, secure, compression) and server
-optimizer as in `tff.learning.algorithms.build_weighted_fed_avg`, so the new
-global model is the sequential one up to float rounding.
+losses (the task's own loss, over each client's real rows) has exactly each
+client's own gradient in its slice; the algorithm's rule turns those
+gradients into each client's next state. Clients run longest first, and a
+client leaves the batch when its data ends (instead of stepping on masked
+padding), so real, skewed cohorts cost what their longest client costs, not K
+times it. The resulting per-client updates are handed back to their clients
+and go through the same TFF aggregator (weighted mean, DP, secure,
+compression) and server optimizer as TFF's own algorithms, so the new global
+model and the task's metrics are the sequential path's up to float rounding.
 
 Client data enters as `(index, dataset)` pairs: the index says which slice of
 the stacked updates is that client's (see `indexed_client_data`).
@@ -27,7 +29,10 @@ import tensorflow as tf
 import tensorflow_federated as tff
 
 from tff_lstm import federated_concat
+from tff_lstm.algorithms import client_update as client_update_lib
+from tff_lstm.algorithms import cohort_loss
 from tff_lstm.algorithms import cohort_model
+from tff_lstm.algorithms import indexed_process
 
 _MAX_BATCHES = 2**31 - 1
 # Stacked recurrent kernels beyond this stop fitting in cache and every
@@ -60,9 +65,14 @@ def group_members(group, num_clients, num_groups):
   return tf.range(group, num_clients, num_groups)
 
 
-def indexed_client_data(datasets: Sequence[tf.data.Dataset]):
-  """The cohort's input: each client's dataset with its slot in the cohort."""
-  return [(index, dataset) for index, dataset in enumerate(datasets)]
+def indexed_client_data(datasets: Sequence[tf.data.Dataset],
+                        client_states: Optional[Sequence] = None):
+  """The cohort's input: each client's dataset with its slot in the cohort
+  (and its state kept across rounds, for stateful algorithms)."""
+  if client_states is None:
+    return [(index, dataset) for index, dataset in enumerate(datasets)]
+  return [(index, dataset, tuple(state)) for index, (dataset, state)
+          in enumerate(zip(datasets, client_states))]
 
 
 def _pad_rows(x, rows):
@@ -71,8 +81,9 @@ def _pad_rows(x, rows):
   return tf.ensure_shape(padded, [rows] + x.shape.as_list()[1:])
 
 
-def _client_tensors(index, dataset, batch_size):
-  """One client's batches as [S, B, T] arrays (short batches padded)."""
+def _client_tensors(index, dataset, batch_size, client_state=None):
+  """One client's batches as [S, B, T] arrays (short batches padded), and its
+  state kept across rounds as [1, ...] (stateful algorithms)."""
   x_spec, y_spec = dataset.element_spec
   padded = dataset.map(lambda x, y: (_pad_rows(x, batch_size),
                                      _pad_rows(y, batch_size),
@@ -83,9 +94,13 @@ def _client_tensors(index, dataset, batch_size):
       tf.zeros([0], tf.int32)))
   x, y, rows = padded.batch(_MAX_BATCHES).concatenate(empty).take(
       1).get_single_element()
-  return collections.OrderedDict(
+  tensors = collections.OrderedDict(
       index=tf.reshape(tf.cast(index, tf.int32), [1]),
       num_batches=tf.shape(rows)[:1], x=x, y=y, rows=rows)
+  if client_state is not None:
+    tensors['client_state'] = [tf.convert_to_tensor(t)[tf.newaxis]
+                               for t in client_state]
+  return tensors
 
 
 def _stack_longest_first(cohort):
@@ -113,12 +128,34 @@ def _stack_longest_first(cohort):
     return tf.scatter_nd(where, values, shape)
 
   return (scatter(cohort['x']), scatter(cohort['y']), scatter(cohort['rows']),
-          tf.gather(by_index, order), rank)
+          tf.gather(by_index, order), rank, order)
 
 
-def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights,
-                           clients_per_group):
-  """The server-side TF function: all clients' local SGD at once.
+def _in_order(values, cohort_index, order):
+  """Per-client [K, ...] values in arrival order -> in `order` of indices."""
+  num_clients = tf.shape(values)[0]
+  by_index = tf.scatter_nd(cohort_index[:, tf.newaxis], values,
+                           tf.concat([[num_clients], tf.shape(values)[1:]], 0))
+  return tf.gather(by_index, order)
+
+
+def _real_rows(rows, batch_size):
+  """[...] real-row counts -> [..., B] bool: True on rows that are not
+  padding."""
+  return tf.range(batch_size) < rows[..., tf.newaxis]
+
+
+def _shapes(nest, leading_none=False):
+  def shape(t):
+    if leading_none:
+      return tf.TensorShape([None] + t.shape.as_list()[1:])
+    return t.shape
+  return tf.nest.map_structure(shape, nest)
+
+
+def _build_cohort_training(forward, client_update, loss_fn, metrics,
+                           uniform_weights, clients_per_group):
+  """The server-side TF function: all clients' local training at once.
 
   Batching stops paying once the stacked recurrent weights no longer fit in
   the CPU cache: every timestep reads all of them. So the sorted cohort is cut
@@ -129,146 +166,196 @@ def _build_cohort_training(forward, learning_rate, pad_id, uniform_weights,
   have a batch are a prefix. Training runs in phases: each phase steps the
   prefix of live clients until the shortest of them is done, then drops it.
   No step computes on padding, so a cohort with one long client costs about
-  that client's steps, not K times them.
+  that client's steps, not K times it.
+
+  Args:
+    forward: `cohort_model.build_forward` of the task's model.
+    client_update: the algorithm's `client_update.ClientUpdate`.
+    loss_fn: `cohort_loss.per_client_loss` of the task's loss.
+    metrics: `cohort_loss.CohortMetrics` of the task's metrics.
+    uniform_weights: weigh each client 1 instead of its example count.
+    clients_per_group: clients batched together.
   """
 
-  def per_client_loss(weights, x, y):
-    logits = forward(weights, x)                               # [K,B,T,V]
-    labels = tf.cast(y, tf.int32)
-    valid = tf.cast(tf.not_equal(labels, pad_id), logits.dtype)
-    token_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-    loss = tf.math.divide_no_nan(tf.reduce_sum(token_loss * valid, [1, 2]),
-                                 tf.reduce_sum(valid, [1, 2]))
-    correct = tf.cast(tf.equal(tf.argmax(logits, -1, tf.int32), labels),
-                      logits.dtype) * valid
-    return loss, tf.reduce_sum(correct), tf.reduce_sum(valid)
-
-  def train_group(global_weights, x, y, rows, steps):
-    """Local SGD of one group of clients (sorted longest first), in phases."""
+  def train_group(global_weights, server_state, x, y, rows, steps,
+                  client_state, metric_state):
+    """Local training of one group of clients (sorted longest first)."""
     num_clients = tf.shape(x)[0]
-    weights = [tf.repeat(w[tf.newaxis], num_clients, axis=0)
-               for w in global_weights]
-    invariants = [tf.TensorShape([None] + w.shape.as_list()[1:])
-                  for w in weights]
+    batch_size = x.shape[2]
+    per_client, shared = client_update.initialize(
+        global_weights, num_clients, server_state, client_state)
+    output_shape = []   # one client's [B, ...] output shape, set when traced
+    per_client_shapes = _shapes(per_client, leading_none=True)
+    shared_shapes = _shapes(shared)
+    metric_shapes = _shapes(metric_state)
 
-    def phase(s, weights, totals):
+    def phase(s, per_client, shared, metric_state, loss_sum):
       live = tf.reduce_sum(tf.cast(steps > s, tf.int32))
       end = steps[live - 1]
+      start = s
 
-      def step(t, active, totals):
+      def step(t, active, shared, predictions, loss_sum):
+        inputs, labels = x[:live, t], y[:live, t]
+        real = _real_rows(rows[:live, t], batch_size)
+        weights = active['weights']
         with tf.GradientTape() as tape:
-          tape.watch(active)
-          loss, correct, valid = per_client_loss(active, x[:live, t],
-                                                 y[:live, t])
+          tape.watch(weights)
+          outputs = forward(weights, inputs)
+          loss = loss_fn(labels, outputs, real)
           total = tf.reduce_sum(loss)
-        grads = tape.gradient(total, active)
-        active = [w - learning_rate * tf.convert_to_tensor(g)
-                  for w, g in zip(active, grads)]
+        gradients = [tf.convert_to_tensor(g)
+                     for g in tape.gradient(total, weights)]
         batch_rows = tf.cast(rows[:live, t], tf.float32)
-        totals += tf.stack([tf.reduce_sum(loss * batch_rows), correct, valid])
-        return t + 1, active, totals
+        active, shared = client_update.step(active, shared, gradients,
+                                            batch_rows, global_weights)
+        output_shape[:] = outputs.shape[1:]
+        predictions = predictions.write(t - start, tf.stop_gradient(outputs))
+        return (t + 1, active, shared, predictions,
+                loss_sum + tf.reduce_sum(loss * batch_rows))
 
-      s, active, totals = tf.while_loop(
+      active = tf.nest.map_structure(lambda v: v[:live], per_client)
+      # The metrics see every step's predictions (made before its update),
+      # updated once per phase: per step, their small ops cost more than the
+      # arithmetic.
+      predictions = tf.TensorArray(tf.float32, size=end - start)
+      s, active, shared, predictions, loss_sum = tf.while_loop(
           lambda t, *_: t < end, step,
-          (s, [w[:live] for w in weights], totals),
-          shape_invariants=(tf.TensorShape([]), invariants,
-                            tf.TensorShape([3])))
-      weights = [tf.concat([a, w[live:]], axis=0)
-                 for a, w in zip(active, weights)]
-      return s, weights, totals
+          (s, active, shared, predictions, loss_sum),
+          shape_invariants=(tf.TensorShape([]), per_client_shapes,
+                            shared_shapes, tf.TensorShape(None),
+                            tf.TensorShape([])))
+      step_major = lambda v: tf.transpose(
+          v, [1, 0] + list(range(2, len(v.shape))))
+      flat = lambda v: tf.reshape(v, tf.concat([[-1], tf.shape(v)[2:]], 0))
+      stacked = predictions.stack()
+      stacked.set_shape([None, None] + list(output_shape))
+      metric_state = metrics.update(
+          metric_state, flat(step_major(y[:live, start:end])), flat(stacked),
+          flat(step_major(_real_rows(rows[:live, start:end], batch_size))))
+      per_client = tf.nest.map_structure(
+          lambda a, v: tf.concat([a, v[live:]], axis=0), active, per_client)
+      return s, per_client, shared, metric_state, loss_sum
 
     max_steps = tf.reduce_max(tf.concat([steps, [0]], axis=0))
-    _, trained, totals = tf.while_loop(
+    _, per_client, shared, metric_state, loss_sum = tf.while_loop(
         lambda s, *_: s < max_steps, phase,
-        (tf.constant(0), weights, tf.zeros([3])),
-        shape_invariants=(tf.TensorShape([]), invariants,
-                          tf.TensorShape([3])))
-    return trained, totals
+        (tf.constant(0), per_client, shared, metric_state, tf.constant(0.0)),
+        shape_invariants=(tf.TensorShape([]), per_client_shapes, shared_shapes,
+                          metric_shapes, tf.TensorShape([])))
+    examples = tf.reduce_sum(tf.cast(rows, tf.float32), axis=1)
+    out = client_update.update(per_client, shared, global_weights, examples)
+    outputs = list(out.update) + list(out.client_state or []) + list(
+        out.report or [])
+    return outputs, metric_state, loss_sum
 
-  def train(global_weights, cohort):
-    x, y, rows, steps, rank = _stack_longest_first(cohort)
+  def train(global_weights, server_state, cohort, state_specs, report_specs):
+    """Returns the updates, new client states and reports in index order."""
+    stateful, reports = state_specs is not None, bool(report_specs)
+    x, y, rows, steps, rank, order = _stack_longest_first(cohort)
     num_clients = tf.shape(x)[0]
     num_groups = number_of_groups(num_clients, clients_per_group)
+    client_state = ([_in_order(t, cohort['index'], order)
+                     for t in cohort['client_state']] if stateful else None)
+    # Per client: its update, then its new state, then its report.
+    output_specs = (list(global_weights) + list(state_specs or [])
+                    + list(report_specs))
 
-    def group(g, arrays, dealt, totals):
+    def group(g, arrays, dealt, metric_state, loss_sum):
       members = group_members(g, num_clients, num_groups)
-      trained, group_totals = train_group(
-          global_weights, tf.gather(x, members), tf.gather(y, members),
-          tf.gather(rows, members), tf.gather(steps, members))
-      arrays = [a.write(g, w) for a, w in zip(arrays, trained)]
-      return g + 1, arrays, dealt.write(g, members), totals + group_totals
+      outputs, metric_state, group_loss = train_group(
+          global_weights, server_state, tf.gather(x, members),
+          tf.gather(y, members), tf.gather(rows, members),
+          tf.gather(steps, members),
+          [tf.gather(t, members) for t in client_state] if stateful else None,
+          metric_state)
+      arrays = [a.write(g, o) for a, o in zip(arrays, outputs)]
+      return (g + 1, arrays, dealt.write(g, members), metric_state,
+              loss_sum + group_loss)
 
     arrays = [tf.TensorArray(w.dtype, size=num_groups, infer_shape=False,
                              element_shape=[None] + w.shape.as_list())
-              for w in global_weights]
+              for w in output_specs]
     dealt = tf.TensorArray(tf.int32, size=num_groups, infer_shape=False,
                            element_shape=[None])
-    _, arrays, dealt, totals = tf.while_loop(
+    _, arrays, dealt, metric_state, loss_sum = tf.while_loop(
         lambda g, *_: g < num_groups, group,
-        (tf.constant(0), arrays, dealt, tf.zeros([3])))
-    # Row r of the trained weights holds position dealt[r]; invert that.
+        (tf.constant(0), arrays, dealt, metrics.initial_state(),
+         tf.constant(0.0)))
+    # Row r of the outputs holds position dealt[r]; invert that.
     row_of_position = tf.math.invert_permutation(dealt.concat())
-    trained = [a.concat() for a in arrays]
-    trained = [tf.gather(w, tf.gather(row_of_position, rank))
-               for w in trained]   # back to index order
-    deltas = [w0[tf.newaxis] - w for w0, w in zip(global_weights, trained)]
+    outputs = [tf.gather(a.concat(), tf.gather(row_of_position, rank))
+               for a in arrays]   # back to index order
+    n, m = len(global_weights), len(state_specs or [])
+    deltas, new_states, client_reports = (outputs[:n], outputs[n:n + m],
+                                          outputs[n + m:])
     finite = tf.reduce_all(tf.stack(
         [tf.reduce_all(tf.math.is_finite(tf.reshape(d, [num_clients, -1])),
                        axis=1) for d in deltas]), axis=0)
     finite_f = tf.cast(finite, tf.float32)
-    # As TFF's client update: a non-finite update is zeroed and weighs 0.
+    # As TFF's client work: a non-finite update is zeroed and weighs 0.
     deltas = [tf.where(tf.reshape(finite, [-1] + [1] * (len(d.shape) - 1)),
                        d, tf.zeros_like(d)) for d in deltas]
     examples = tf.gather(tf.reduce_sum(tf.cast(rows, tf.float32), axis=1),
                          rank)
     client_weights = finite_f if uniform_weights else examples * finite_f
     num_examples = tf.reduce_sum(examples)
-    loss_sum, correct, valid = tf.unstack(totals)
-    metrics = collections.OrderedDict(
-        loss=tf.math.divide_no_nan(loss_sum, num_examples),
-        accuracy=tf.math.divide_no_nan(correct, valid),
-        num_examples=tf.cast(num_examples, tf.int64),
-        num_batches=tf.cast(tf.reduce_sum(steps), tf.int64))
-    return deltas, client_weights, metrics
+    # The metrics TFF's `from_keras_model` reports, in its order.
+    train_metrics = metrics.finalize(metric_state)
+    train_metrics['loss'] = tf.math.divide_no_nan(loss_sum, num_examples)
+    train_metrics['num_examples'] = tf.cast(num_examples, tf.int64)
+    train_metrics['num_batches'] = tf.cast(tf.reduce_sum(steps), tf.int64)
+    mean_reports = [tf.reduce_mean(r, axis=0) for r in client_reports]
+    return deltas, client_weights, train_metrics, new_states, mean_reports
 
   return train
 
 
-def build_vectorized_fed_avg(
-    model_fn: Callable[[], tff.learning.models.VariableModel],
-    keras_model_fn: Callable[[], tf.keras.Model],
+def build_cohort_process(
+    task,
+    client_update: client_update_lib.ClientUpdate,
     *,
-    client_learning_rate: float,
     server_optimizer: tff.learning.optimizers.Optimizer,
     batch_size: int,
     uniform_weighting: bool = False,
     model_aggregator: tff.aggregators.WeightedAggregationFactory = None,
-    pad_id: int = 0,
     mixed_precision: bool = False,
     clients_per_group: Optional[int] = None,
-) -> tff.learning.templates.LearningProcess:
-  """FedAvg/FedOpt whose clients train as one batched computation.
+) -> indexed_process.IndexedClientsProcess:
+  """A learning process running `client_update` for all clients at once.
 
   Args:
-    model_fn: the task's TFF model (gives the weights and input types).
-    keras_model_fn: the same model in Keras (gives the layer sequence).
-    client_learning_rate: local SGD learning rate.
+    task: the task (`tff_lstm.tasks.task.Task`): its model, loss and metrics.
+    client_update: the algorithm's client side.
     server_optimizer: TFF optimizer applied to the aggregated update.
     batch_size: the clients' batch size (short batches are padded to it).
     uniform_weighting: weigh every client 1 instead of its example count.
     model_aggregator: weighted TFF aggregation factory (default: mean).
-    pad_id: label id that carries no loss (padding).
     mixed_precision: compute in bfloat16 (float32 weights, updates and loss).
     clients_per_group: clients batched together (None: as many as keep their
       recurrent weights within `CACHE_BUDGET_BYTES`).
 
   Returns:
-    A `tff.learning.templates.LearningProcess` whose client data are
-    `indexed_client_data(datasets)`.
+    An `indexed_process.IndexedClientsProcess` whose client data are
+    `indexed_client_data(datasets[, client_states])`.
+
+  Raises:
+    ValueError: the task's model, loss or metrics cannot be batched, naming
+      the part.
   """
-  keras_model = keras_model_fn()
+  if not isinstance(batch_size, int) or batch_size < 1:
+    raise ValueError('The vectorized cohort needs the clients\' batch size '
+                     f'(an integer >= 1), got {batch_size!r}.')
+  model_fn = task.model_fn
+  population = len(task.datasets.train_data.client_ids)
+  keras_model = task.keras_model_fn()
+  weight_specs = [tf.TensorSpec(v.shape, v.dtype)
+                  for v in keras_model.trainable_variables]
+  state_specs = client_update.client_state(weight_specs)
+  stateful = state_specs is not None
   forward = cohort_model.build_forward(
       keras_model, tf.bfloat16 if mixed_precision else tf.float32)
+  loss_fn = cohort_loss.per_client_loss(task.loss_fn())
+  task_metrics = cohort_loss.CohortMetrics(task.metrics_fns)
   if model_aggregator is None:
     model_aggregator = tff.aggregators.MeanFactory()
 
@@ -281,36 +368,63 @@ def build_vectorized_fed_avg(
   element_spec = model_fn().input_spec
   dataset_type = tff.SequenceType(tff.types.tensorflow_to_type(element_spec))
 
-  @tff.tensorflow.computation(np.int32, dataset_type)
-  def to_tensors(index, dataset):
-    return _client_tensors(index, dataset, batch_size)
+  if stateful:
+    state_type = tff.types.tensorflow_to_type(tuple(state_specs))
+    client_input_type = tff.StructType([np.int32, dataset_type, state_type])
+  else:
+    client_input_type = tff.StructType([np.int32, dataset_type])
+
+  @tff.tensorflow.computation(client_input_type)
+  def to_tensors(client_input):
+    return _client_tensors(client_input[0], client_input[1], batch_size,
+                           client_input[2] if stateful else None)
+
+  @tff.tensorflow.computation
+  def initial_server_state():
+    return client_update.server_state(
+        [tf.zeros(spec.shape, spec.dtype) for spec in weight_specs])
+
+  server_state_type = initial_server_state.type_signature.result
+  report_specs = tf.nest.flatten(
+      tff.types.type_to_tf_tensor_specs(server_state_type))
 
   if clients_per_group is None:
     clients_per_group = default_clients_per_group(keras_model)
   if clients_per_group < 1:
-    raise ValueError(f'clients_per_group must be >= 1, got {clients_per_group}.')
-  train_fn = _build_cohort_training(forward, client_learning_rate, pad_id,
-                                    uniform_weighting, clients_per_group)
+    raise ValueError('clients_per_group must be >= 1, got '
+                     f'{clients_per_group}.')
+  train_fn = _build_cohort_training(forward, client_update, loss_fn,
+                                    task_metrics, uniform_weighting,
+                                    clients_per_group)
 
   cohort_type = tff.types.tensorflow_to_type(tf.nest.map_structure(
       lambda t: tf.TensorSpec([None] + list(t.shape[1:]), t.dtype),
       tff.types.type_to_tf_tensor_specs(to_tensors.type_signature.result)))
 
-  @tff.tensorflow.computation(trainable_type, cohort_type)
-  def train_cohort(global_trainable, cohort):
-    return train_fn(list(global_trainable), cohort)
+  @tff.tensorflow.computation(trainable_type, server_state_type, cohort_type)
+  def train_cohort(global_trainable, server_state, cohort):
+    server_state = tf.nest.map_structure(tf.convert_to_tensor, server_state)
+    (deltas, weights, train_metrics, new_states,
+     mean_reports) = train_fn(list(global_trainable), server_state, cohort,
+                              state_specs, report_specs)
+    num_clients = tf.shape(weights)[0]
+    client_states = ((tf.range(num_clients), tuple(new_states))
+                     if stateful else ())
+    if report_specs:
+      server_state = client_update.next_server_state(
+          server_state, mean_reports, num_clients, population)
+    return deltas, weights, train_metrics, server_state, client_states
 
   stacked_type = train_cohort.type_signature.result
 
   @tff.tensorflow.computation(stacked_type, np.int32)
   def client_slice(stacked, index):
-    deltas, weights, _ = stacked
+    deltas, weights = stacked[0], stacked[1]
     return [d[index] for d in deltas], weights[index]
 
-  @tff.tensorflow.computation(np.int32, dataset_type)
-  def client_index(index, dataset):
-    del dataset
-    return index
+  @tff.tensorflow.computation(client_input_type)
+  def client_index(client_input):
+    return client_input[0]
 
   delta_type = client_slice.type_signature.result[0]
   aggregator = model_aggregator.create(delta_type, tff.TensorType(np.float32))
@@ -322,19 +436,19 @@ def build_vectorized_fed_avg(
     return tff.federated_zip(tff.learning.templates.LearningAlgorithmState(
         global_model_weights=tff.federated_eval(initial_weights, tff.SERVER),
         distributor=tff.federated_value((), tff.SERVER),
-        client_work=tff.federated_value((), tff.SERVER),
+        client_work=tff.federated_eval(initial_server_state, tff.SERVER),
         aggregator=aggregator.initialize(),
         finalizer=finalizer.initialize()))
 
   state_type = initialize.type_signature.result
-  client_input_type = tff.FederatedType((np.int32, dataset_type), tff.CLIENTS)
-
-  @tff.federated_computation(state_type, client_input_type)
+  @tff.federated_computation(state_type,
+                             tff.FederatedType(client_input_type, tff.CLIENTS))
   def next_fn(state, clients):
     tensors = tff.federated_map(to_tensors, clients)
     cohort = federated_concat.federated_concat(tensors)
     stacked = tff.federated_map(
-        train_cohort, (state.global_model_weights.trainable, cohort))
+        train_cohort, (state.global_model_weights.trainable, state.client_work,
+                       cohort))
     index = tff.federated_map(client_index, clients)
     own = tff.federated_map(client_slice,
                             (tff.federated_broadcast(stacked), index))
@@ -344,13 +458,15 @@ def build_vectorized_fed_avg(
     new_state = tff.federated_zip(tff.learning.templates.LearningAlgorithmState(
         global_model_weights=finalized.result,
         distributor=state.distributor,
-        client_work=state.client_work,
+        client_work=stacked[3],
         aggregator=aggregated.state,
         finalizer=finalized.state))
+    client_work_metrics = collections.OrderedDict(train=stacked[2])
+    if stateful:
+      client_work_metrics[indexed_process.CLIENT_STATES_KEY] = stacked[4]
     metrics = tff.federated_zip(collections.OrderedDict(
         distributor=tff.federated_value((), tff.SERVER),
-        client_work=tff.federated_zip(collections.OrderedDict(
-            train=stacked[2])),
+        client_work=tff.federated_zip(client_work_metrics),
         aggregator=aggregated.measurements,
         finalizer=finalized.measurements))
     return tff.learning.templates.LearningProcessOutput(new_state, metrics)
@@ -366,5 +482,6 @@ def build_vectorized_fed_avg(
         client_work=state.client_work, aggregator=state.aggregator,
         finalizer=state.finalizer)
 
-  return tff.learning.templates.LearningProcess(
-      initialize, next_fn, get_model_weights, set_model_weights)
+  return indexed_process.IndexedClientsProcess(
+      initialize, next_fn, get_model_weights, set_model_weights,
+      client_state_specs=state_specs)

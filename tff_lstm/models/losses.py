@@ -18,11 +18,18 @@ class MaskedSparseCategoricalCrossentropy(tf.keras.losses.Loss):
     self._pad_id = pad_id
     self._from_logits = from_logits
 
-  def __call__(self, y_true, y_pred, sample_weight=None):
+  def weighted_terms(self, y_true, y_pred):
+    """Per-token cross-entropy and weight (0 at padding): the loss is their
+    weighted mean. The vectorized cohort uses this to take the loss over each
+    client's real rows only."""
     y_true = tf.cast(y_true, tf.int64)
     per_token = tf.keras.losses.sparse_categorical_crossentropy(
         y_true, y_pred, from_logits=self._from_logits)
-    weight = tf.cast(tf.not_equal(y_true, self._pad_id), per_token.dtype)
+    return per_token, tf.cast(tf.not_equal(y_true, self._pad_id),
+                              per_token.dtype)
+
+  def __call__(self, y_true, y_pred, sample_weight=None):
+    per_token, weight = self.weighted_terms(y_true, y_pred)
     if sample_weight is not None:
       weight *= tf.cast(tf.broadcast_to(sample_weight, tf.shape(weight)),
                         per_token.dtype)

@@ -9,6 +9,7 @@ import tensorflow_federated as tff
 from tff_lstm import runtime
 from tff_lstm.algorithms import client_id_inputs
 from tff_lstm.tasks import task as task_lib
+from tff_lstm.training import client_states
 from tff_lstm.training import evaluation
 from tff_lstm.training import event_loop
 from tff_lstm.training import outputs
@@ -113,6 +114,14 @@ def run_experiment(
     outputs.drop_rounds_after(exp_dir, start_round)
   process = client_id_inputs.compose(process, task.datasets.train_data,
                                      task.datasets.train_preprocess_fn)
+  checkpoints = outputs.program_state_manager(exp_dir)
+  training_process = process
+  if getattr(process, 'client_state_specs', None) is not None:
+    store = client_states.ClientStateStore(task.datasets.train_data.client_ids,
+                                           process.client_state_specs)
+    training_process = client_states.StatefulClientsProcess(process, store)
+    checkpoints = client_states.CheckpointsWithClientStates(
+        checkpoints, store, outputs.client_states_dir(exp_dir))
   sample_ids = selection.build_client_id_sampler(
       task.datasets.train_data.client_ids, config.clients_per_round,
       config.seed)
@@ -134,21 +143,20 @@ def run_experiment(
   started = time.monotonic()
   try:
     state = tff.simulation.run_training_process(
-        training_process=process,
+        training_process=training_process,
         training_selection_fn=train_selection,
         total_rounds=config.total_rounds,
         evaluation_fn=lambda state, unused: periodic_eval(state),
         evaluation_selection_fn=lambda round_num: None,
         rounds_per_evaluation=config.rounds_per_eval,
-        program_state_manager=outputs.program_state_manager(exp_dir),
+        program_state_manager=checkpoints,
         rounds_per_saving_program_state=config.rounds_per_checkpoint,
         metrics_managers=managers)
   finally:
     show.close()
   if latest_checkpoint_round(exp_dir) < config.total_rounds:
     # Keep the final model even when total_rounds is off the checkpoint cadence.
-    event_loop.run(outputs.program_state_manager(exp_dir).save(
-        state, config.total_rounds))
+    event_loop.run(checkpoints.save(state, config.total_rounds))
   final_eval = evaluation.build_evaluation_fn(
       task, process.get_model_weights, evaluation.pooled_test_dataset(task),
       prefix='final_test')

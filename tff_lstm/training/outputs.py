@@ -6,6 +6,8 @@
                                 every --rounds_per_eval rounds, round time
     tensorboard/                the same metrics as TensorBoard events
     checkpoints/                tff.program.FileProgramStateManager states
+    client_states/              per-client state beside each checkpoint
+                                (algorithms that keep one, e.g. SCAFFOLD)
     final_metrics.json          full-test-split evaluation of the final model
 
 Everything is written with TFF's `tff.program` release and state managers.
@@ -16,7 +18,7 @@ resumed from a checkpoint never duplicates a round.
 import csv
 import json
 import os
-from typing import Any
+from typing import Any, Optional
 
 import tensorflow_federated as tff
 
@@ -24,6 +26,8 @@ HPARAMS_JSON = 'hparams.json'
 METRICS_CSV = 'metrics.csv'
 FINAL_METRICS_JSON = 'final_metrics.json'
 CHECKPOINT_DIR = 'checkpoints'
+# Per-client state of algorithms that keep one (training/client_states.py).
+CLIENT_STATES_DIR = 'client_states'
 TENSORBOARD_DIR = 'tensorboard'
 CHECKPOINT_PREFIX = 'program_state_'
 ROUND_KEY = 'round'
@@ -56,19 +60,28 @@ def _atomic_write(path: str, text: str) -> None:
   os.replace(tmp, path)
 
 
-def write_hparams(exp_dir: str, hparams: dict[str, Any]) -> None:
-  """Records the flags; refuses a dir whose earlier run used other settings."""
+def write_hparams(exp_dir: str, hparams: dict[str, Any],
+                  defaults: Optional[dict[str, Any]] = None) -> None:
+  """Records the flags; refuses a dir whose earlier run used other settings.
+
+  `defaults` holds each flag's default. A flag added after the earlier run
+  started is missing from its record; that run used what the flag's default
+  does, so it resumes as long as the flag is left at its default. (A new flag
+  must therefore default to the old behaviour.)
+  """
+  defaults = defaults or {}
   os.makedirs(exp_dir, exist_ok=True)
   path = os.path.join(exp_dir, HPARAMS_JSON)
   if os.path.exists(path):
     with open(path) as f:
       previous = json.load(f)
+    before = lambda k: previous[k] if k in previous else defaults.get(k)
     changed = sorted(
         k for k in set(previous) | set(hparams)
-        if k not in RESUMABLE_CHANGES and previous.get(k) != hparams.get(k))
+        if k not in RESUMABLE_CHANGES and before(k) != hparams.get(k))
     if changed:
       details = ', '.join(
-          f'--{k}: {previous.get(k)!r} before, {hparams.get(k)!r} now'
+          f'--{k}: {before(k)!r} before, {hparams.get(k)!r} now'
           for k in changed)
       raise HparamsMismatchError(
           f'{exp_dir} holds a run with other settings ({details}). Resume it '
@@ -93,6 +106,10 @@ def metrics_release_managers(exp_dir: str) -> list[tff.program.ReleaseManager]:
       tff.program.TensorBoardReleaseManager(
           os.path.join(exp_dir, TENSORBOARD_DIR)),
   ]
+
+
+def client_states_dir(exp_dir: str) -> str:
+  return os.path.join(exp_dir, CLIENT_STATES_DIR)
 
 
 def program_state_manager(exp_dir: str) -> tff.program.FileProgramStateManager:
