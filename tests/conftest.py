@@ -69,18 +69,20 @@ def _flat_metrics(metrics, prefix=''):
 
 @pytest.fixture
 def assert_cohort_matches_sequential(federated_runtime):
-  """check(task, datasets, algorithm, batch_size, rounds): the vectorized
-  cohort and TFF's sequential path give the same global model and the same
-  metrics (names and values) over `rounds` rounds; returns the metrics."""
+  """check(task, datasets, algorithm, batch_size, rounds, **settings): the
+  vectorized cohort and TFF's sequential path give the same global model and
+  the same metrics (names and values) over `rounds` rounds; returns the
+  cohort's weights and flattened metrics ('client_work/train/loss', ...)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from tff_lstm.algorithms import learning_process  # pylint: disable=g-import-not-at-top
   from tff_lstm.algorithms import vectorized_cohort  # pylint: disable=g-import-not-at-top
   del federated_runtime
 
-  def run(task, datasets, algorithm, parallelism, batch_size, rounds):
+  def run(task, datasets, algorithm, parallelism, batch_size, rounds,
+          settings):
     process = learning_process.build_learning_process(
         task, algorithm, client_parallelism=parallelism,
-        client_batch_size=batch_size)
+        client_batch_size=batch_size, **settings)
     data = (vectorized_cohort.indexed_client_data(datasets)
             if parallelism == 'vectorized' else datasets)
     state, history = process.initialize(), []
@@ -90,17 +92,17 @@ def assert_cohort_matches_sequential(federated_runtime):
     return process.get_model_weights(state).trainable, history
 
   def check(task, datasets, algorithm, batch_size, rounds=2, atol=2e-5,
-            rtol=1e-5):
+            rtol=1e-5, **settings):
     seq_weights, seq_metrics = run(task, datasets, algorithm, 'sequential',
-                                   batch_size, rounds)
+                                   batch_size, rounds, settings)
     vec_weights, vec_metrics = run(task, datasets, algorithm, 'vectorized',
-                                   batch_size, rounds)
+                                   batch_size, rounds, settings)
     for s, v in zip(seq_weights, vec_weights):
       np.testing.assert_allclose(v, s, atol=atol)
     for s, v in zip(seq_metrics, vec_metrics):
       assert v.keys() == s.keys()
       for name in s:
         np.testing.assert_allclose(v[name], s[name], rtol=rtol, err_msg=name)
-    return vec_metrics
+    return vec_weights, vec_metrics
 
   return check

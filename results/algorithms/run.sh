@@ -19,12 +19,12 @@ COMMON=(--task=shakespeare_char --clients_per_round=10 --client_batch_size=4
         --client_datasets_random_seed=0 --model_seed=0 --progress_bar=false
         --root_output_dir="$OUT")
 NAMES=(fedavg fedprox_mu0.01 scaffold)
-$PY experiments/run_federated.py "${COMMON[@]}" --algorithm=fedavg \
-    --client_learning_rate=1 --experiment_name=fedavg
-$PY experiments/run_federated.py "${COMMON[@]}" --algorithm=fedprox \
-    --client_learning_rate=1 --fedprox_mu=0.01 --experiment_name=fedprox_mu0.01
 $PY experiments/run_federated.py "${COMMON[@]}" --algorithm=scaffold \
     --client_learning_rate=1 --experiment_name=scaffold
+$PY experiments/run_federated.py "${COMMON[@]}" --algorithm=fedprox \
+    --client_learning_rate=1 --fedprox_mu=0.01 --experiment_name=fedprox_mu0.01
+$PY experiments/run_federated.py "${COMMON[@]}" --algorithm=fedavg \
+    --client_learning_rate=1 --experiment_name=fedavg
 mkdir -p "$RESULTS"
 DIRS=""
 for name in "${NAMES[@]}"; do

@@ -63,40 +63,14 @@ def _run(process, rounds, data, indexed):
   return process.get_model_weights(state).trainable, metrics
 
 
-def _assert_same_metrics(sequential, vectorized, rtol):
-  """Every metric of the round (the task's, loss, counts, aggregator and
-  finalizer measurements) under the same name with the same value."""
-  flat_s = _flatten(sequential)
-  flat_v = _flatten(vectorized)
-  assert flat_v.keys() == flat_s.keys()
-  for name, value in flat_s.items():
-    np.testing.assert_allclose(flat_v[name], value, rtol=rtol, err_msg=name)
+def _assert_same_rounds(check, task, data, rounds=3, algorithm=None,
+                        **kwargs):
+  return check(task, data, algorithm or fedavg.Config(_SGD), _BATCH,
+               rounds=rounds, **kwargs)
 
 
-def _flatten(metrics, prefix=''):
-  flat = {}
-  for key, value in metrics.items():
-    if isinstance(value, dict):
-      flat.update(_flatten(value, f'{prefix}{key}/'))
-    else:
-      flat[f'{prefix}{key}'] = value
-  return flat
-
-
-def _assert_same_rounds(task, data, rounds=3, atol=2e-5, rtol=1e-5, **kwargs):
-  seq_weights, seq_metrics = _run(_process(task, 'sequential', **kwargs),
-                                  rounds, data, indexed=False)
-  vec_weights, vec_metrics = _run(_process(task, 'vectorized', **kwargs),
-                                  rounds, data, indexed=True)
-  for s, v in zip(seq_weights, vec_weights):
-    np.testing.assert_allclose(v, s, atol=atol)
-  for s, v in zip(seq_metrics, vec_metrics):
-    _assert_same_metrics(s, v, rtol)
-  return vec_weights, vec_metrics
-
-
-def test_same_global_model_as_sequential_over_rounds(federated_runtime,
-                                                     macbeth_client_data):
+def test_same_global_model_as_sequential_over_rounds(
+    assert_cohort_matches_sequential, macbeth_client_data):
   task = _task(macbeth_client_data)
   data = _cohort(task, [9, 1, 13, 0, 2, 6])  # one client without data
   rows = [[int(x.shape[0]) for x, _ in ds] for ds in data]
@@ -104,9 +78,10 @@ def test_same_global_model_as_sequential_over_rounds(federated_runtime,
   assert any(r[-1] < _BATCH for r in rows)            # short last batches
   initial = task.model_fn().trainable_variables
   weights, metrics = _assert_same_rounds(
-      task, data, server_optimizer=optimizers.OptimizerConfig(
-          name='adam', learning_rate=0.05))
-  assert metrics[0]['client_work']['train']['num_examples'] == sum(
+      assert_cohort_matches_sequential, task, data,
+      server_optimizer=optimizers.OptimizerConfig(name='adam',
+                                                  learning_rate=0.05))
+  assert metrics[0]['client_work/train/num_examples'] == sum(
       map(sum, rows))
   assert any(not np.allclose(w, v) for w, v in zip(weights, initial))
 
@@ -128,23 +103,26 @@ _ALGORITHMS = {
     ('fedprox', 'gru'), ('client_momentum', 'simple_rnn'),
 ])
 def test_every_algorithm_and_cell_matches_sequential(
-    federated_runtime, macbeth_client_data, algorithm, cell_type):
+    assert_cohort_matches_sequential, macbeth_client_data, algorithm,
+    cell_type):
   """New global model and every metric equal TFF's sequential path's over
   three rounds of unequal clients (one without data, short last batches)."""
   task = _task(macbeth_client_data, cell_type=cell_type)
   data = _cohort(task, [9, 1, 13, 0, 2, 6])
   initial = task.model_fn().trainable_variables
   weights, _ = _assert_same_rounds(
-      task, data, algorithm=_ALGORITHMS[algorithm],
+      assert_cohort_matches_sequential, task, data,
+      algorithm=_ALGORITHMS[algorithm],
       server_optimizer=optimizers.OptimizerConfig(name='adam',
                                                   learning_rate=0.05))
   assert any(not np.allclose(w, v) for w, v in zip(weights, initial))
 
 
-def test_uniform_weighting_matches_sequential(federated_runtime,
+def test_uniform_weighting_matches_sequential(assert_cohort_matches_sequential,
                                               macbeth_client_data):
   task = _task(macbeth_client_data)
-  _assert_same_rounds(task, _cohort(task, [2, 11, 5]), rounds=2,
+  _assert_same_rounds(assert_cohort_matches_sequential, task,
+                      _cohort(task, [2, 11, 5]), rounds=2,
                       client_weighting='uniform')
 
 
@@ -153,12 +131,13 @@ def test_uniform_weighting_matches_sequential(federated_runtime,
     aggregation_config.AggregationConfig(
         dp_mechanism='gaussian_fixed', dp_noise_multiplier=0.0, dp_clip=0.05),
 ], ids=['secure', 'dp_clip_only'])
-def test_composes_with_deterministic_aggregators(federated_runtime,
-                                                 macbeth_client_data, config):
+def test_composes_with_deterministic_aggregators(
+    assert_cohort_matches_sequential, macbeth_client_data, config):
   task = _task(macbeth_client_data)
   weighting = 'uniform' if config.dp_enabled else 'num_examples'
   aggregator = aggregation_config.build_aggregator(config, 3, weighting)
-  _assert_same_rounds(task, _cohort(task, [3, 8, 5]), rounds=2,
+  _assert_same_rounds(assert_cohort_matches_sequential, task,
+                      _cohort(task, [3, 8, 5]), rounds=2,
                       client_weighting=weighting, model_aggregator=aggregator,
                       atol=1e-4, rtol=1e-4)
 

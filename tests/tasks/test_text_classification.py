@@ -127,7 +127,7 @@ def test_vectorized_cohort_matches_sequential(tmp_path,
       task.datasets.train_data.create_tf_dataset_for_client(c))
              for c in task.datasets.train_data.client_ids]
   assert any(int(x.shape[0]) == 1 for ds in clients for x, _ in ds)
-  metrics = assert_cohort_matches_sequential(
+  _, metrics = assert_cohort_matches_sequential(
       task, clients, fedavg.Config(optimizers.OptimizerConfig(
           learning_rate=0.5)), batch_size=2)
   assert metrics[0]['client_work/train/num_examples'] == 6

@@ -152,7 +152,7 @@ def test_vectorized_cohort_matches_sequential(task,
   clients = [task.datasets.train_preprocess_fn(
       task.datasets.train_data.create_tf_dataset_for_client(c))
              for c in task.datasets.train_data.client_ids]
-  metrics = assert_cohort_matches_sequential(
+  _, metrics = assert_cohort_matches_sequential(
       task, clients, fedavg.Config(optimizers.OptimizerConfig(
           learning_rate=0.001)), batch_size=4)
   assert metrics[0]['client_work/train/num_examples'] == 6 + 4

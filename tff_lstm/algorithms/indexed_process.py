@@ -38,3 +38,24 @@ class IndexedClientsProcess(tff.learning.templates.LearningProcess):
                get_hparams_fn=process.get_hparams,
                set_hparams_fn=process.set_hparams,
                client_state_specs=client_state_specs)
+
+  @classmethod
+  def over_algorithm_state(cls, initialize, next_fn, weights_type,
+                           client_state_specs=None) -> 'IndexedClientsProcess':
+    """A process whose state is a `LearningAlgorithmState`, with the model
+    weights accessors TFF's composed processes have."""
+    state_type = initialize.type_signature.result.member
+
+    @tff.tensorflow.computation(state_type)
+    def get_model_weights(state):
+      return state.global_model_weights
+
+    @tff.tensorflow.computation(state_type, weights_type)
+    def set_model_weights(state, weights):
+      return tff.learning.templates.LearningAlgorithmState(
+          global_model_weights=weights, distributor=state.distributor,
+          client_work=state.client_work, aggregator=state.aggregator,
+          finalizer=state.finalizer)
+
+    return cls(initialize, next_fn, get_model_weights, set_model_weights,
+               client_state_specs=client_state_specs)

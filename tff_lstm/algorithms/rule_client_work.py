@@ -18,6 +18,7 @@ import tensorflow_federated as tff
 from tff_lstm import federated_concat
 from tff_lstm.algorithms import client_update as client_update_lib
 from tff_lstm.algorithms import indexed_process
+from tff_lstm.algorithms import optimizers
 
 
 def _lists_as_tuples(nest):
@@ -257,17 +258,16 @@ def _compose_stateful(initial_weights, distributor, client_work, aggregator,
         finalizer=finalized.measurements))
     return tff.learning.templates.LearningProcessOutput(new_state, metrics)
 
-  @tff.tensorflow.computation(state_type.member)
-  def get_model_weights(state):
-    return state.global_model_weights
+  return indexed_process.IndexedClientsProcess.over_algorithm_state(
+      initialize, next_fn, weights_type, client_state_specs=state_specs)
 
-  @tff.tensorflow.computation(state_type.member, weights_type)
-  def set_model_weights(state, weights):
-    return tff.learning.templates.LearningAlgorithmState(
-        global_model_weights=weights, distributor=state.distributor,
-        client_work=state.client_work, aggregator=state.aggregator,
-        finalizer=state.finalizer)
 
-  return indexed_process.IndexedClientsProcess(
-      initialize, next_fn, get_model_weights, set_model_weights,
-      client_state_specs=state_specs)
+def build_for_task(task, client_update: client_update_lib.ClientUpdate,
+                   settings) -> tff.learning.templates.LearningProcess:
+  """`build_learning_process` with a task and the shared `ProcessSettings`."""
+  return build_learning_process(
+      task.model_fn, client_update,
+      server_optimizer=optimizers.build_optimizer(settings.server_optimizer),
+      uniform_weighting=settings.client_weighting == 'uniform',
+      model_aggregator=settings.weighted_model_aggregator(),
+      population=len(task.datasets.train_data.client_ids))

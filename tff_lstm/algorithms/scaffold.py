@@ -119,9 +119,4 @@ def check_settings(config: Config, settings) -> None:
 
 
 def build_sequential(task, config: Config, settings):
-  return rule_client_work.build_learning_process(
-      task.model_fn, client_rule(config),
-      server_optimizer=optimizers.build_optimizer(settings.server_optimizer),
-      uniform_weighting=settings.client_weighting == 'uniform',
-      model_aggregator=settings.weighted_model_aggregator(),
-      population=len(task.datasets.train_data.client_ids))
+  return rule_client_work.build_for_task(task, client_rule(config), settings)

@@ -417,9 +417,13 @@ def build_cohort_process(
 
   stacked_type = train_cohort.type_signature.result
 
-  @tff.tensorflow.computation(stacked_type, np.int32)
-  def client_slice(stacked, index):
-    deltas, weights = stacked[0], stacked[1]
+  @tff.tensorflow.computation(stacked_type)
+  def updates_only(stacked):
+    return stacked[0], stacked[1]
+
+  @tff.tensorflow.computation(updates_only.type_signature.result, np.int32)
+  def client_slice(updates, index):
+    deltas, weights = updates
     return [d[index] for d in deltas], weights[index]
 
   @tff.tensorflow.computation(client_input_type)
@@ -450,8 +454,10 @@ def build_cohort_process(
         train_cohort, (state.global_model_weights.trainable, state.client_work,
                        cohort))
     index = tff.federated_map(client_index, clients)
+    # Only the updates go back to the clients, not the new client states.
+    updates = tff.federated_map(updates_only, stacked)
     own = tff.federated_map(client_slice,
-                            (tff.federated_broadcast(stacked), index))
+                            (tff.federated_broadcast(updates), index))
     aggregated = aggregator.next(state.aggregator, own[0], own[1])
     finalized = finalizer.next(state.finalizer, state.global_model_weights,
                                aggregated.result)
@@ -471,17 +477,5 @@ def build_cohort_process(
         finalizer=finalized.measurements))
     return tff.learning.templates.LearningProcessOutput(new_state, metrics)
 
-  @tff.tensorflow.computation(state_type.member)
-  def get_model_weights(state):
-    return state.global_model_weights
-
-  @tff.tensorflow.computation(state_type.member, weights_type)
-  def set_model_weights(state, weights):
-    return tff.learning.templates.LearningAlgorithmState(
-        global_model_weights=weights, distributor=state.distributor,
-        client_work=state.client_work, aggregator=state.aggregator,
-        finalizer=state.finalizer)
-
-  return indexed_process.IndexedClientsProcess(
-      initialize, next_fn, get_model_weights, set_model_weights,
-      client_state_specs=state_specs)
+  return indexed_process.IndexedClientsProcess.over_algorithm_state(
+      initialize, next_fn, weights_type, client_state_specs=state_specs)
