@@ -48,6 +48,10 @@ _OUT = flags.DEFINE_string('output_dir', 'results/benchmarks',
 _TORCH_PYTHON = flags.DEFINE_string(
     'torch_python', 'benchmarks/.venv-torch/bin/python',
     'Python of the PyTorch venv (make bench creates it).')
+_ONLY = flags.DEFINE_list(
+    'only', None, 'Time only these configurations, on the uniform round (no '
+    'real or scaling sections): e.g. vectorized,vectorized_fedprox,'
+    'vectorized_scaffold for the algorithms against FedAvg.')
 _SCALING = flags.DEFINE_bool('scaling', True,
                              'Also time ours/torch_peer at 20 and 50 clients '
                              'and LSTM widths 128 and 512.')
@@ -165,7 +169,7 @@ def _comparison_line(comparison):
 
 def _write(results, out_dir, command):
   uniform = results['uniform']
-  stock = uniform['stock']['median_s']
+  stock = uniform.get('stock', {}).get('median_s')
   lines = [
       '# Round speed: TFF configurations and the PyTorch peer', '',
       f'Command: `{command}` ({results["meta"]["date"]}, '
@@ -177,10 +181,13 @@ def _write(results, out_dir, command):
       '| configuration | median s/round | vs stock | first round s | '
       'peak RSS MB (all processes) |', '|---|---|---|---|---|']
   for key, r in uniform.items():
-    lines.append(f'| `{key}` | {r["median_s"]:.2f} | '
-                 f'{stock / r["median_s"]:.2f}x | {r["first_round_s"]:.1f} | '
-                 f'{r["peak_rss_mb"]:.0f} |')
-  lines += ['', _comparison_line(results['comparison']['uniform'])]
+    vs_stock = f'{stock / r["median_s"]:.2f}x' if stock else '-'
+    lines.append(f'| `{key}` | {r["median_s"]:.2f} | {vs_stock} | '
+                 f'{r["first_round_s"]:.1f} | {r["peak_rss_mb"]:.0f} |')
+  if 'uniform' in results['comparison']:
+    lines += ['', _comparison_line(results['comparison']['uniform'])]
+  if results['comparison'].get('algorithms'):
+    lines.append('')
   for key, c in results['comparison'].get('algorithms', {}).items():
     lines.append(f'`{key}` took {c["median_ratio"]:.2f}x `vectorized` '
                  '(FedAvg)\'s time round by round (median of per-round '
@@ -202,6 +209,9 @@ def _write(results, out_dir, command):
     for key, r in results['scaling'].items():
       lines.append(f'| `{r["config"]}` | {r["clients"]} | {r["units"]} | '
                    f'{r["median_s"]:.2f} | {r["peak_rss_mb"]:.0f} |')
+  if 'ours' not in uniform:
+    report.write(out_dir, 'round_speed', results, lines)
+    return
   ours = uniform['ours']['median_s']
   lines += ['', f'Projected wall time of {_REDDI_ROUNDS} rounds (Reddi et al. '
             f'2021 Shakespeare: 10 clients, batch 4, 1 epoch) at `ours`\' '
@@ -235,7 +245,7 @@ def main(argv):
 
     results['comparison'] = {}
     uniform = data('uniform', 10)
-    results['uniform'] = run_interleaved([
+    configs = [
         ('stock', tff_argv('stock', uniform)),
         ('ours', tff_argv('ours', uniform)),
         ('vectorized', tff_argv('vectorized', uniform)),
@@ -247,12 +257,24 @@ def main(argv):
          tff_argv('vectorized', uniform, algorithm='fedprox')),
         ('vectorized_scaffold',
          tff_argv('vectorized', uniform, algorithm='scaffold')),
-    ], rounds)
-    results['comparison']['uniform'] = ours_vs_peer(results['uniform'])
-    results['comparison']['algorithms'] = {
-        key: paired(results['uniform'], key, 'vectorized')
-        for key in ('vectorized_fedprox', 'vectorized_scaffold')}
+    ]
+    if _ONLY.value:
+      unknown = set(_ONLY.value) - {key for key, _ in configs}
+      if unknown:
+        raise app.UsageError(f'--only: unknown {", ".join(sorted(unknown))}')
+      configs = [c for c in configs if c[0] in _ONLY.value]
+    results['uniform'] = run_interleaved(configs, rounds)
+    if {'ours', 'torch_peer'} <= results['uniform'].keys():
+      results['comparison']['uniform'] = ours_vs_peer(results['uniform'])
+    if 'vectorized' in results['uniform']:
+      results['comparison']['algorithms'] = {
+          key: paired(results['uniform'], key, 'vectorized')
+          for key in ('vectorized_fedprox', 'vectorized_scaffold')
+          if key in results['uniform']}
     _write(results, _OUT.value, command)   # each section lands as it ends
+    if _ONLY.value:
+      print(open(os.path.join(_OUT.value, 'round_speed.md')).read())
+      return
     real = data('real', 10)
     results['real'] = run_interleaved([
         ('stock', tff_argv('stock', real)),

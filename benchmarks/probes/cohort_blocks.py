@@ -23,8 +23,9 @@ tf.config.threading.set_intra_op_parallelism_threads(
 tf.config.threading.set_inter_op_parallelism_threads(
     int(os.environ['TF_NUM_INTEROP_THREADS']))
 sys.path.insert(0, '.')
-from tff_lstm.algorithms import cohort_model, vectorized_cohort  # pylint: disable=g-import-not-at-top
-from tff_lstm.models import fused_lstm, language_models  # pylint: disable=g-import-not-at-top
+import tensorflow_federated as tff  # pylint: disable=g-import-not-at-top
+from tff_lstm.algorithms import client_update, cohort_loss, cohort_model, vectorized_cohort  # pylint: disable=g-import-not-at-top
+from tff_lstm.models import fused_lstm, language_models, losses  # pylint: disable=g-import-not-at-top
 
 kind = sys.argv[1] if len(sys.argv) > 1 else 'uniform'
 counts = [16] * 10 if kind == 'uniform' else [60, 25, 12, 8, 6, 5, 4, 3, 2, 1]
@@ -40,13 +41,16 @@ cohort = dict(index=tf.constant(np.arange(len(counts), dtype=np.int32)),
               x=tf.constant(rng.integers(1, 90, (S, B, T)), tf.int64),
               y=tf.constant(rng.integers(1, 90, (S, B, T)), tf.int64),
               rows=tf.constant(np.full(S, B, np.int32)))
+local_sgd = client_update.LocalTraining(tff.learning.optimizers.build_sgdm(1.0))
+loss = cohort_loss.per_client_loss(losses.MaskedSparseCategoricalCrossentropy())
+no_metrics = cohort_loss.CohortMetrics([])
 fns = {}
 for name, block in (('one matmul', 10**9), ('128-column blocks', 128)):
   fused_lstm._COLUMN_BLOCK = block  # read when the function is traced
   train = vectorized_cohort._build_cohort_training(
-      forward, 1.0, 0, False,
+      forward, local_sgd, loss, no_metrics, False,
       vectorized_cohort.default_clients_per_group(keras_model))
-  fns[name] = tf.function(lambda w, c, train=train: train(w, c))
+  fns[name] = tf.function(lambda w, c, train=train: train(w, (), c, None, []))
   fns[name].get_concrete_function(weights, cohort)
 fused_lstm._COLUMN_BLOCK = 128
 outs = {n: f(weights, cohort) for n, f in fns.items()}

@@ -24,16 +24,21 @@ tf.config.threading.set_intra_op_parallelism_threads(
 tf.config.threading.set_inter_op_parallelism_threads(
     int(os.environ.get('INTER', '2')))
 sys.path.insert(0, '.')
-from tff_lstm.algorithms import cohort_model, vectorized_cohort  # pylint: disable=g-import-not-at-top
-from tff_lstm.models import language_models  # pylint: disable=g-import-not-at-top
+import tensorflow_federated as tff  # pylint: disable=g-import-not-at-top
+from tff_lstm.algorithms import client_update, cohort_loss, cohort_model, vectorized_cohort  # pylint: disable=g-import-not-at-top
+from tff_lstm.models import language_models, losses  # pylint: disable=g-import-not-at-top
 
 _BATCHES, _B, _T, _VOCAB, _GROUP = 16, 4, 80, 90, 5
 rng = np.random.default_rng(0)
 keras_model = language_models.build_char_lm(_VOCAB, units=256, cell_type='lstm',
                                             sequence_length=_T, seed=0)
 weights = [tf.constant(v.numpy()) for v in keras_model.trainable_variables]
-train = vectorized_cohort._build_cohort_training(  # pylint: disable=protected-access
-    cohort_model.build_forward(keras_model), 1.0, 0, False, _GROUP)
+_train = vectorized_cohort._build_cohort_training(  # pylint: disable=protected-access
+    cohort_model.build_forward(keras_model),
+    client_update.LocalTraining(tff.learning.optimizers.build_sgdm(1.0)),
+    cohort_loss.per_client_loss(losses.MaskedSparseCategoricalCrossentropy()),
+    cohort_loss.CohortMetrics([]), False, _GROUP)
+train = lambda w, c: _train(w, (), c, None, [])
 
 
 def uniform_cohort(num_clients):
