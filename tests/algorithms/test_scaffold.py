@@ -50,7 +50,8 @@ def _run(task, parallelism, data, rounds):
   return process, state, states, history
 
 
-@pytest.mark.parametrize('cell_type', ['lstm', 'gru'])
+@pytest.mark.parametrize('cell_type', ['lstm', 'keras_lstm', 'gru',
+                                       'simple_rnn'])
 def test_vectorized_matches_sequential(federated_runtime, macbeth_client_data,
                                        cell_type):
   task = _task(macbeth_client_data, cell_type)

@@ -97,10 +97,14 @@ _ALGORITHMS = {
 }
 
 
+_CELLS = ('lstm', 'keras_lstm', 'gru', 'simple_rnn')
+
+
 @pytest.mark.parametrize('algorithm, cell_type', [
-    *[(name, 'lstm') for name in _ALGORITHMS],
-    ('fedavg', 'keras_lstm'), ('fedavg', 'gru'), ('fedavg', 'simple_rnn'),
-    ('fedprox', 'gru'), ('client_momentum', 'simple_rnn'),
+    *[(name, cell) for name in ('fedavg', 'fedprox', 'fedsgd')
+      for cell in _CELLS],
+    ('client_momentum', 'lstm'), ('client_adam', 'lstm'),
+    ('client_momentum', 'simple_rnn'),
 ])
 def test_every_algorithm_and_cell_matches_sequential(
     assert_cohort_matches_sequential, macbeth_client_data, algorithm,
