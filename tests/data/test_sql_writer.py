@@ -44,8 +44,11 @@ def test_tff_reads_the_database(tmp_path):
 def test_build_info_marks_our_files(tmp_path):
   path = str(tmp_path / 'db.sqlite')
   sql_writer.write_database(path, _rows(), _INFO)
-  assert sql_writer.read_build_info(path) == _INFO
-  assert sql_writer.check_replaceable(path, 'test_builder') == _INFO
+  info = sql_writer.read_build_info(path)
+  assert info.pop(sql_writer.CONTENT_HASH_KEY)
+  assert info == _INFO
+  assert sql_writer.check_replaceable(path, 'test_builder')['builder'] == (
+      'test_builder')
   assert sql_writer.check_replaceable(str(tmp_path / 'absent'), 'x') is None
 
 
@@ -116,3 +119,33 @@ def test_failure_without_old_file_leaves_nothing(tmp_path):
 def test_build_info_needs_a_builder(tmp_path):
   with pytest.raises(ValueError):
     sql_writer.write_database(str(tmp_path / 'db.sqlite'), _rows(), {})
+
+
+def test_content_hash_names_the_data_not_the_file(tmp_path):
+  first, again = str(tmp_path / 'a.sqlite'), str(tmp_path / 'b.sqlite')
+  sql_writer.write_database(first, _rows(), _INFO)
+  sql_writer.write_database(again, _rows(), {**_INFO, 'builder_version': '2'})
+  assert sql_writer.content_hash(first) == sql_writer.content_hash(again)
+  other = str(tmp_path / 'c.sqlite')
+  sql_writer.write_database(
+      other, [r if r[1] != 'a' else (r[0], 'a', r[2] + b' ') for r in _rows()],
+      _INFO)
+  assert sql_writer.content_hash(other) != sql_writer.content_hash(first)
+
+
+def test_content_hash_of_files_without_one_is_computed_the_same_way(tmp_path):
+  path = str(tmp_path / 'db.sqlite')
+  sql_writer.write_database(path, _rows(), _INFO)
+  recorded = sql_writer.content_hash(path)
+  with sqlite3.connect(path) as con:
+    con.execute(f'DELETE FROM {sql_writer.BUILD_INFO_TABLE} WHERE key = ?',
+                (sql_writer.CONTENT_HASH_KEY,))
+  assert sql_writer.CONTENT_HASH_KEY not in sql_writer.read_build_info(path)
+  assert sql_writer.content_hash(path) == recorded
+
+
+def test_content_hash_refuses_a_file_that_is_no_database(tmp_path):
+  path = tmp_path / 'junk.sqlite'
+  path.write_bytes(b'not sqlite at all' * 100)
+  with pytest.raises(ValueError, match='junk.sqlite'):
+    sql_writer.content_hash(str(path))

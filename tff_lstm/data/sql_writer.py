@@ -5,17 +5,23 @@ queries: `examples(split_name, client_id, serialized_example_proto)` and
 `client_metadata(client_id, split_name, num_examples)`. An extra table,
 `tff_lstm_build_info`, marks a file as ours: only files carrying it are ever
 replaced, so a user's real TFF download is never overwritten.
+
+The build info also carries `content_sha256`, a hash of every example row in
+read order: the data's identity, which a run records so that it never resumes
+on other data that was written to the same path.
 """
 
 import collections
 from collections.abc import Iterable, Mapping
 import contextlib
+import hashlib
 import os
 import sqlite3
 import tempfile
 from typing import Optional
 
 BUILD_INFO_TABLE = 'tff_lstm_build_info'
+CONTENT_HASH_KEY = 'content_sha256'
 
 # Client ids are spliced into SQL by `SqlClientData._create_dataset`, so a
 # quote would break (or change) its query.
@@ -37,6 +43,43 @@ def read_build_info(path: str) -> Optional[dict[str, str]]:
       return {key: value for key, value in rows}
   except sqlite3.DatabaseError:  # Not SQLite, or no build info table.
     return None
+
+
+def _hash_row(digest, split_name: str, client_id: str, proto: bytes) -> None:
+  # Length-prefixed fields, so no two different row lists hash alike.
+  for field in (split_name.encode('utf-8'), client_id.encode('utf-8'), proto):
+    digest.update(len(field).to_bytes(8, 'little'))
+    digest.update(field)
+
+
+def content_hash(path: str) -> str:
+  """The data's identity: `content_sha256` of the build info, else computed.
+
+  Files written before the hash was recorded, and databases we did not write
+  (a real TFF download), are hashed here from their rows in insertion order,
+  the same way the writer hashes them.
+
+  Raises:
+    FileNotFoundError: no file at `path`.
+    ValueError: `path` is not a readable `SqlClientData` database.
+  """
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'{path}: no such database.')
+  info = read_build_info(path) or {}
+  if CONTENT_HASH_KEY in info:
+    return info[CONTENT_HASH_KEY]
+  digest = hashlib.sha256()
+  try:
+    uri = f'file:{os.path.abspath(path)}?mode=ro'
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as con:
+      for row in con.execute(
+          'SELECT split_name, client_id, serialized_example_proto '
+          'FROM examples ORDER BY rowid'):
+        _hash_row(digest, *row)
+  except sqlite3.DatabaseError as e:
+    raise ValueError(f'{path}: not a readable SqlClientData database ({e}).'
+                     ) from e
+  return digest.hexdigest()
 
 
 def check_replaceable(path: str, builder: str) -> Optional[dict[str, str]]:
@@ -79,6 +122,7 @@ def write_database(
     examples: `(split_name, client_id, serialized_example_proto)` in the order
       each client's examples should be read back.
     build_info: recorded in `tff_lstm_build_info`; must name a 'builder'.
+      `content_sha256` is added.
 
   Returns:
     The number of examples per `(client_id, split_name)`.
@@ -110,6 +154,7 @@ def _umask() -> int:
 def _write(path, examples, build_info):
   """Fills a fresh database file; the caller moves it into place."""
   counts = collections.Counter()
+  digest = hashlib.sha256()
 
   def counted(rows):
     for split_name, client_id, proto in rows:
@@ -117,6 +162,7 @@ def _write(path, examples, build_info):
         raise ValueError(f'Client id {client_id!r} cannot be queried by '
                          'SqlClientData (empty, or has a quote or backslash).')
       counts[(client_id, split_name)] += 1
+      _hash_row(digest, split_name, client_id, proto)
       yield split_name, client_id, proto
 
   with contextlib.closing(sqlite3.connect(path)) as con:
@@ -140,9 +186,10 @@ def _write(path, examples, build_info):
         'INSERT INTO client_metadata (client_id, split_name, num_examples)'
         ' VALUES (?, ?, ?)',
         [(client, split, n) for (client, split), n in sorted(counts.items())])
+    info = {**build_info, CONTENT_HASH_KEY: digest.hexdigest()}
     con.executemany(
         f'INSERT INTO {BUILD_INFO_TABLE} (key, value) VALUES (?, ?)',
-        sorted((k, str(v)) for k, v in build_info.items()))
+        sorted((k, str(v)) for k, v in info.items()))
     # SqlClientData queries one client (and split) at a time.
     con.execute('CREATE INDEX examples_by_client'
                 ' ON examples (client_id, split_name)')
