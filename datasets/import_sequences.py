@@ -4,12 +4,15 @@
       --shape=text|labelled_text|timeseries [--output=data.sqlite]
 
 Shapes and file layouts are described in tff_lstm/data/user_import.py and
-datasets/README.md. Bad input is reported as `file, line N: problem` and
-nothing is written. Load the result with
-`tff_lstm.data.user_import.load_client_data(path)`.
+datasets/README.md. Bad input is reported as `file, line N: problem`, and an
+output that cannot be written (or holds a file not ours to replace) by its
+path, in one line with exit code 2; nothing is written. SIGTERM and Ctrl-C
+stop the import without leaving a temporary file (exit codes 143 and 130).
+Load the result with `tff_lstm.data.user_import.load_client_data(path)`.
 """
 
 import os
+import signal
 import sys
 
 from absl import app
@@ -38,8 +41,18 @@ _DROP_SMALL_CLIENTS = flags.DEFINE_bool(
 flags.mark_flags_as_required(['input', 'shape'])
 
 
+class _Terminated(BaseException):
+  """SIGTERM, raised like KeyboardInterrupt so that the writer cleans up."""
+
+
+def _raise_terminated(signum, frame):
+  del signum, frame  # Unused.
+  raise _Terminated()
+
+
 def main(argv):
   del argv  # Unused.
+  signal.signal(signal.SIGTERM, _raise_terminated)
   output = _OUTPUT.value or os.path.join(
       paths.default_cache_dir(),
       os.path.splitext(os.path.basename(_INPUT.value))[0] + '.sqlite')
@@ -48,9 +61,15 @@ def main(argv):
         _INPUT.value, output, _SHAPE.value, file_format=_FORMAT.value,
         test_fraction=_TEST_FRACTION.value,
         drop_small_clients=_DROP_SMALL_CLIENTS.value)
-  except (user_import.UserImportError, sql_writer.ForeignDatabaseError) as e:
+  # UserImportError and UnwritableOutputError are ValueErrors too.
+  except (ValueError, sql_writer.ForeignDatabaseError) as e:
     print(f'error: {e}', file=sys.stderr)
-    return 1
+    return 2
+  except (_Terminated, KeyboardInterrupt) as e:
+    signum = signal.SIGTERM if isinstance(e, _Terminated) else signal.SIGINT
+    print(f'error: import stopped by {signum.name}; {output} was not written',
+          file=sys.stderr)
+    return 128 + signum  # The shell's code for a process ended by `signum`.
   print(f'{summary.path}: {summary.clients} clients, {summary.train_examples} '
         f'train and {summary.test_examples} test examples ({summary.shape})')
   if summary.dropped_clients:

@@ -1,5 +1,6 @@
 """Importing a user's own CSV/JSONL sequences, and every kind of bad input."""
 
+import csv
 import json
 import os
 
@@ -209,3 +210,71 @@ def test_unknown_shape(tmp_path):
   source = _write(tmp_path, 'a.csv', 'client_id,text\na,x\na,y\n')
   with pytest.raises(user_import.UserImportError, match='unknown shape'):
     user_import.import_file(source, str(tmp_path / 'o.sqlite'), 'audio')
+
+
+def test_long_csv_field_imports_as_from_jsonl(tmp_path):
+  # Past Python's csv default limit (131,072 characters), like a long document.
+  long_text = ''.join(chr(ord('a') + i % 26) for i in range(200_000))
+  limit_before = csv.field_size_limit()
+  csv_source = _write(tmp_path, 'long.csv',
+                      f'client_id,text\na,"{long_text}"\na,short\n')
+  jsonl_source = _write(tmp_path, 'long.jsonl', _jsonl(
+      {'client_id': 'a', 'text': long_text},
+      {'client_id': 'a', 'text': 'short'}))
+  from_csv, from_jsonl = str(tmp_path / 'c.sqlite'), str(tmp_path / 'j.sqlite')
+  user_import.import_file(csv_source, from_csv, 'text')
+  user_import.import_file(jsonl_source, from_jsonl, 'text')
+  assert sql_writer.content_hash(from_csv) == sql_writer.content_hash(
+      from_jsonl)
+  train, _ = user_import.load_client_data(from_csv)
+  (example,) = _examples(train, 'a')
+  assert example['text'].decode() == long_text
+  assert csv.field_size_limit() == limit_before  # Only our reader's limit.
+
+
+def test_csv_field_over_the_limit_is_named():
+  text = 'client_id,text\na,short\na,' + 'x' * 11 + '\n'
+  # 256 Mi characters would take gigabytes here; the same reader, lower limit.
+  with pytest.raises(user_import.UserImportError) as error:
+    # pylint: disable-next=protected-access
+    user_import._csv_rows('a.csv', text, field_size_limit=10)
+  assert str(error.value) == (
+      'a.csv, line 3: bad CSV: a field is longer than 10 characters, the most '
+      'one CSV field may hold here; split the text into several rows')
+  assert user_import.CSV_FIELD_SIZE_LIMIT == 256 * 1024 * 1024
+
+
+@pytest.mark.parametrize('test_fraction', [0, 1, 1.5, -0.2])
+def test_test_fraction_out_of_range_is_refused_first(tmp_path, test_fraction):
+  source = _write(tmp_path, 'a.csv', 'client_id,text\na,x\na,y\n')
+  with pytest.raises(ValueError, match=r'test_fraction must be in \(0, 1\)'):
+    user_import.import_file(source, str(tmp_path / 'o.sqlite'), 'text',
+                            test_fraction=test_fraction)
+  assert os.listdir(tmp_path) == ['a.csv']
+
+
+def test_unwritable_output_is_refused_before_reading_the_input(tmp_path):
+  (tmp_path / 'afile').write_text('a regular file')
+  output = str(tmp_path / 'afile' / 'o.sqlite')
+  never_read = str(tmp_path / 'huge.csv')  # Absent: reading it would fail.
+  with pytest.raises(sql_writer.UnwritableOutputError) as error:
+    user_import.import_file(never_read, output, 'text')
+  assert str(error.value) == (
+      f'cannot write {output}: {tmp_path / "afile"} is a file, not a '
+      'directory.')
+  assert os.listdir(tmp_path) == ['afile']
+
+
+def test_damaged_earlier_import_is_named_not_replaced(tmp_path):
+  source = _write(tmp_path, 'a.csv', 'client_id,text\n' + ''.join(
+      f'c{i % 20},row {i} {"x" * (i % 300)}\n' for i in range(3000)))
+  output = tmp_path / 'o.sqlite'
+  user_import.import_file(source, str(output), 'text')
+  data = output.read_bytes()
+  output.write_bytes(data[:len(data) // 2])
+  with pytest.raises(sql_writer.DamagedDatabaseError) as error:
+    user_import.import_file(source, str(output), 'text')
+  assert str(error.value).startswith(
+      f'{output} is a damaged SQLite database (truncated to ')
+  assert output.read_bytes() == data[:len(data) // 2]
+  assert sorted(os.listdir(tmp_path)) == ['a.csv', 'o.sqlite']

@@ -21,8 +21,14 @@ as character windows are cut from Shakespeare speeches.
 Each client's rows, in file order (by time for timeseries), are split by
 `splits.split_later`: the later 20% (at least one) are test, so each client
 needs at least two rows. Every problem is reported as a `UserImportError`
-naming file, line and cause, before anything is written; the database is
-then written atomically, so a failed import leaves no file behind.
+naming file, line and cause, before anything is written, and so is an output
+path that cannot be written or holds a file that is not ours to replace; the
+database is then written atomically, so a failed import leaves no file behind.
+
+A CSV field may hold up to `CSV_FIELD_SIZE_LIMIT` characters, well beyond
+Python's default of 131,072, so that a long document imports from CSV as it
+does from JSONL (whose lines have no limit); the bound stays, as a limit on
+what one field can make the reader hold.
 """
 
 import collections
@@ -52,6 +58,7 @@ _REQUIRED = {
     'timeseries': ('client_id', 'timestamp'),
 }
 _INTEGER = re.compile(r'[+-]?\d+')
+CSV_FIELD_SIZE_LIMIT = 256 * 1024 * 1024  # Characters, i.e. 256 Mi.
 
 
 class UserImportError(ValueError):
@@ -89,8 +96,19 @@ def _decode(path: str, data: bytes) -> str:
         'file as UTF-8') from None
 
 
-def _csv_rows(path: str, text: str) -> tuple[list[str], int, list[_Row]]:
+def _csv_rows(path: str, text: str,
+              field_size_limit: int = CSV_FIELD_SIZE_LIMIT
+              ) -> tuple[list[str], int, list[_Row]]:
   """The header, its line, and the rows, each with the line it starts on."""
+  # The csv module has one process-wide limit; ours holds while we read.
+  previous_limit = csv.field_size_limit(field_size_limit)
+  try:
+    return _read_csv(path, text, field_size_limit)
+  finally:
+    csv.field_size_limit(previous_limit)
+
+
+def _read_csv(path: str, text: str, field_size_limit: int):
   reader = csv.reader(io.StringIO(text, newline=''), strict=True)
   rows, header, header_line, start = [], None, 0, 1
   try:
@@ -112,6 +130,11 @@ def _csv_rows(path: str, text: str) -> tuple[list[str], int, list[_Row]]:
             f'({", ".join(header)}), found {len(record)}')
       rows.append(_Row(line, dict(zip(header, record))))
   except csv.Error as e:
+    if 'field larger than field limit' in str(e):
+      raise UserImportError(
+          path, reader.line_num, f'bad CSV: a field is longer than '
+          f'{field_size_limit:,} characters, the most one CSV field may hold '
+          'here; split the text into several rows') from None
     raise UserImportError(path, reader.line_num, f'bad CSV: {e}') from None
   if header is None:
     raise UserImportError(path, None, 'empty file: no header row')
@@ -344,12 +367,21 @@ def import_file(input_path: str,
 
   Raises:
     UserImportError: the input is malformed; nothing is written.
-    sql_writer.ForeignDatabaseError: `output_path` is a file we did not write.
+    ValueError: `test_fraction` is not in (0, 1).
+    sql_writer.UnwritableOutputError: `output_path` cannot be written.
+    sql_writer.ForeignDatabaseError: `output_path` is a file we did not write
+      (`sql_writer.DamagedDatabaseError`: a damaged one).
   """
   if shape not in SHAPES:
     raise UserImportError(input_path, None, f'unknown shape {shape!r}; use '
                           f'one of {", ".join(SHAPES)}')
+  if not 0 < test_fraction < 1:
+    raise ValueError(f'test_fraction must be in (0, 1), got {test_fraction}.')
   file_format = detect_format(input_path, file_format)
+  # The output is checked before the input is read, so a wrong path costs
+  # nothing, and is checked again by the writer itself.
+  sql_writer.check_writable(output_path)
+  sql_writer.check_replaceable(output_path, BUILDER)
   try:
     with open(input_path, 'rb') as f:
       data = f.read()
@@ -370,7 +402,6 @@ def import_file(input_path: str,
   if not clients:
     raise UserImportError(input_path, None,
                           f'no client has {splits.MIN_EXAMPLES} or more rows')
-  sql_writer.check_replaceable(output_path, BUILDER)
   rows, train_total, test_total = [], 0, 0
   for client in sorted(clients):
     train, test = splits.split_later(clients[client], test_fraction)
