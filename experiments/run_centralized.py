@@ -23,6 +23,7 @@ from absl import flags
 from tff_lstm.data import sql_writer
 from tff_lstm.tasks import task_flags
 from tff_lstm.training import centralized
+from tff_lstm.training import experiment_lock
 from tff_lstm.training import outputs
 
 # Task and model: the flags of run_federated.py, meaning the same.
@@ -92,12 +93,13 @@ def _config() -> centralized.CentralizedConfig:
       progress_bar=_PROGRESS_BAR.value)
 
 
-def _hparams(config: centralized.CentralizedConfig) -> dict:
+def _hparams(config: centralized.CentralizedConfig, task) -> dict:
   """Every flag this binary defines, with the budget and rate actually used."""
   hparams = {f.name: f.value
              for f in FLAGS.get_key_flags_for_module(sys.argv[0])}
   hparams['learning_rate'] = config.resolved_learning_rate
   hparams['max_examples_seen'] = config.max_examples_seen
+  hparams[outputs.DATA_IDENTITY_KEY] = dict(task.data_identity)
   return hparams
 
 
@@ -119,23 +121,33 @@ def main(argv):
     task = task_flags.create_task_from_flags(centralized.WINDOW_SPEC)
     windows = centralized.pool_train_windows(task)
     budget = centralized.resolve_budget(config, windows.num_examples)
-    # Checked before anything is written, so a refused budget changes nothing.
-    start = centralized.resumable_start_round(exp_dir, budget)
-    outputs.write_hparams(exp_dir, _hparams(config))
   except (ValueError, FileNotFoundError,
           sql_writer.ForeignDatabaseError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
-  print(f'pooled {windows.num_examples} training windows of '
-        f'{windows.num_clients} clients; {budget.num_steps} steps of '
-        f'{config.batch_size} in {budget.num_rounds} rounds', flush=True)
-  if start:
-    print(f'resuming {exp_dir} from the checkpoint of round {start}',
-          flush=True)
-  if centralized.latest_checkpoint_round(exp_dir) > start:
-    print(f'round {start + 1} ended early under a smaller budget; training it '
-          'again in full', flush=True)
-  final = centralized.run_centralized(task, windows, exp_dir, config)
+  try:
+    with experiment_lock.exclusive(exp_dir):
+      try:
+        # Checked before anything is written, so a refused budget changes
+        # nothing.
+        start = centralized.resumable_start_round(exp_dir, budget)
+        outputs.write_hparams(exp_dir, _hparams(config, task))
+      except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+      print(f'pooled {windows.num_examples} training windows of '
+            f'{windows.num_clients} clients; {budget.num_steps} steps of '
+            f'{config.batch_size} in {budget.num_rounds} rounds', flush=True)
+      if start:
+        print(f'resuming {exp_dir} from the checkpoint of round {start}',
+              flush=True)
+      if centralized.latest_checkpoint_round(exp_dir) > start:
+        print(f'round {start + 1} ended early under a smaller budget; '
+              'training it again in full', flush=True)
+      final = centralized.run_centralized(task, windows, exp_dir, config)
+  except experiment_lock.ExperimentDirError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
   print(_summary(final, exp_dir), flush=True)
   return 0
 

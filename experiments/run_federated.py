@@ -9,6 +9,7 @@ Rerunning the same command after an interruption resumes from the last
 checkpoint.
 """
 
+import signal
 import sys
 
 from tff_lstm import runtime  # first: quiets TensorFlow before it is imported
@@ -26,6 +27,8 @@ from tff_lstm.algorithms import flags as algorithm_flags
 from tff_lstm.algorithms import learning_process
 from tff_lstm.data import sql_writer
 from tff_lstm.tasks import task_flags
+from tff_lstm.training import checkpoint_integrity
+from tff_lstm.training import experiment_lock
 from tff_lstm.training import loop
 from tff_lstm.training import outputs
 
@@ -182,6 +185,55 @@ def _summary(final: dict, exp_dir: str) -> str:
   return '\n'.join(lines)
 
 
+def _rerun_hint(exp_dir: str) -> str:
+  rounds = checkpoint_integrity.checkpoint_rounds(exp_dir)
+  if not rounds:
+    return 'No checkpoint was written yet; rerunning starts the run afresh.'
+  return (f'Rerun the same command to resume from the checkpoint of round '
+          f'{rounds[-1]}.')
+
+
+def _prepare():
+  """Builds and checks everything; returns (task, process, privacy fn, worker
+  addresses). Writes nothing, so a refused command leaves no trace."""
+  aggregation = aggregation_flags.aggregation_config_from_flags()
+  algorithm = algorithm_flags.algorithm_config_from_flags()
+  shared = algorithm_flags.process_flags_from_flags()
+  aggregation.check_weighting(shared.client_weighting)
+  task = _build_task()
+  parallelism = _client_parallelism(task, algorithm, shared.client_parallelism)
+  process = _build_process(task, algorithm, shared, aggregation, parallelism)
+  privacy_fn = _privacy_metrics_fn(
+      aggregation, len(task.datasets.train_data.client_ids))
+  worker_addresses = (
+      remote_runtime.parse_addresses(_WORKER_ADDRESSES.value)
+      if _WORKER_ADDRESSES.value is not None else None)
+  hparams = {**_hparams(), 'resolved_client_parallelism': parallelism,
+             outputs.DATA_IDENTITY_KEY: dict(task.data_identity)}
+  return task, process, privacy_fn, worker_addresses, hparams, parallelism
+
+
+def _train(task, process, exp_dir, config, privacy_fn, worker_addresses):
+  """Runs the rounds; returns the exit code and the final metrics (or None)."""
+  try:
+    if worker_addresses:
+      federated = remote_runtime.remote_runtime(worker_addresses)
+    else:
+      federated = runtime.federated_runtime(
+          runtime.WorkerSettings(verbose=_VERBOSE.value))
+    with federated:
+      return 0, loop.run_experiment(
+          task, process, exp_dir, config, round_metrics_fn=privacy_fn)
+  except runtime.WorkerError as e:
+    print(f'error: {e}\n{_rerun_hint(exp_dir)}', file=sys.stderr)
+    return 1, None
+  except SystemExit as e:
+    if e.code == 128 + signal.SIGTERM:
+      print(f'stopped by SIGTERM. {_rerun_hint(exp_dir)}', file=sys.stderr,
+            flush=True)
+    raise
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
@@ -202,43 +254,31 @@ def main(argv):
         personalization_batch_size=_CLIENT_BATCH_SIZE.value)
     exp_dir = outputs.experiment_dir(_ROOT_OUTPUT_DIR.value,
                                      _EXPERIMENT_NAME.value)
-    aggregation = aggregation_flags.aggregation_config_from_flags()
-    algorithm = algorithm_flags.algorithm_config_from_flags()
-    shared = algorithm_flags.process_flags_from_flags()
-    aggregation.check_weighting(shared.client_weighting)
-    task = _build_task()
-    parallelism = _client_parallelism(task, algorithm,
-                                      shared.client_parallelism)
-    process = _build_process(task, algorithm, shared, aggregation,
-                             parallelism)
-    privacy_fn = _privacy_metrics_fn(
-        aggregation, len(task.datasets.train_data.client_ids))
-    worker_addresses = (
-        remote_runtime.parse_addresses(_WORKER_ADDRESSES.value)
-        if _WORKER_ADDRESSES.value is not None else None)
-    outputs.write_hparams(
-        exp_dir, {**_hparams(), 'resolved_client_parallelism': parallelism},
-        defaults=_hparam_defaults())
-    print(f'client parallelism: {parallelism}', flush=True)
+    (task, process, privacy_fn, worker_addresses, hparams,
+     parallelism) = _prepare()
+    loop.check_task(task, config)
   except (ValueError, FileNotFoundError,
           sql_writer.ForeignDatabaseError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
   try:
-    if worker_addresses:
-      federated = remote_runtime.remote_runtime(worker_addresses)
-    else:
-      federated = runtime.federated_runtime(
-          runtime.WorkerSettings(verbose=_VERBOSE.value))
-    with federated:
-      final = loop.run_experiment(
-          task, process, exp_dir, config, round_metrics_fn=privacy_fn)
-  except runtime.WorkerError as e:
-    print(f'error: {e}\nRerun the same command to resume from the last '
-          'checkpoint.', file=sys.stderr)
-    return 1
-  print(_summary(final, exp_dir), flush=True)
-  return 0
+    with experiment_lock.exclusive(exp_dir):
+      try:
+        loop.prepare_resume(exp_dir, config,
+                            loop.keeps_client_states(process))
+        outputs.write_hparams(exp_dir, hparams, defaults=_hparam_defaults())
+      except (ValueError, checkpoint_integrity.NoIntactCheckpointError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+      print(f'client parallelism: {parallelism}', flush=True)
+      code, final = _train(task, process, exp_dir, config, privacy_fn,
+                           worker_addresses)
+  except experiment_lock.ExperimentDirError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  if final is not None:
+    print(_summary(final, exp_dir), flush=True)
+  return code
 
 
 if __name__ == '__main__':

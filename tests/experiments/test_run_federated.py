@@ -178,6 +178,7 @@ def test_resume_with_different_settings_is_refused(shakespeare_cache_dir,
     ('--algorithm=fedmagic', 'one of <fedavg|fedprox|fedsgd|scaffold|mime_lite>'),
     ('--clients_per_round=0', '--clients_per_round must be >= 1'),
     ('--server_learning_rate=-1', 'learning rate must be > 0'),
+    ('--clients_per_round=100000', 'clients_per_round=100000 exceeds the'),
 ])
 def test_bad_flags_give_clear_errors(shakespeare_cache_dir, tmp_path, flag,
                                      message):
@@ -187,6 +188,18 @@ def test_bad_flags_give_clear_errors(shakespeare_cache_dir, tmp_path, flag,
   assert run.returncode != 0
   assert message in run.stderr
   assert 'Traceback' not in run.stderr
+  assert not (tmp_path / 'bad').exists()  # a refused command writes nothing
+
+
+def test_a_name_outside_the_root_is_refused(shakespeare_cache_dir, tmp_path):
+  root = tmp_path / 'root'
+  run = subprocess.run(
+      [sys.executable, _BINARY, f'--cache_dir={shakespeare_cache_dir}',
+       f'--root_output_dir={root}', '--experiment_name=..', *_SMALL],
+      capture_output=True, text=True, timeout=300)
+  assert run.returncode == 2
+  assert '--experiment_name must be a plain name' in run.stderr
+  assert sorted(os.listdir(tmp_path)) == []
 
 
 def test_task_option_that_does_not_apply_is_rejected(shakespeare_cache_dir,
@@ -253,23 +266,123 @@ _WORKER_BINARY = os.path.join(os.path.dirname(__file__), '..', '..',
                               'experiments', 'run_worker.py')
 
 
-def test_runs_through_remote_workers(shakespeare_cache_dir, tmp_path):
+def _truncate_checkpoint(exp_dir, round_num):
+  data = os.path.join(exp_dir, 'checkpoints', f'program_state_{round_num}',
+                      'variables', 'variables.data-00000-of-00001')
+  with open(data, 'r+b') as f:
+    f.truncate(os.path.getsize(data) // 2)
+
+
+def test_resumes_across_runtimes_refuses_fewer_rounds_and_skips_damage(
+    shakespeare_cache_dir, tmp_path):
+  """A run started on the local cohort resumes on remote workers (TFF's
+  sequential path) with other evaluation and restart cadences; asking for
+  fewer rounds than it has is refused; a damaged latest checkpoint is moved
+  aside and the run resumes from the one before it."""
+  exp_dir = str(tmp_path / 'r')
+  name = '--experiment_name=r'
+  local = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, name, '--total_rounds=2'),
+      capture_output=True, text=True, timeout=600)
+  assert local.returncode == 0, local.stderr[-3000:]
+  assert 'client parallelism: vectorized' in local.stdout
   workers = subprocess.Popen(
       [sys.executable, _WORKER_BINARY, '--num_workers=2'],
       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
   try:
     addresses = next(line.strip().split('=', 1)[1] for line in workers.stdout
                      if line.startswith('worker_addresses='))
-    run = subprocess.run(
-        _command(shakespeare_cache_dir, tmp_path, '--experiment_name=remote',
-                 '--total_rounds=2', f'--worker_addresses={addresses}'),
+    remote = subprocess.run(
+        _command(shakespeare_cache_dir, tmp_path, name, '--total_rounds=3',
+                 f'--worker_addresses={addresses}', '--clients_per_eval=3',
+                 '--rounds_per_worker_restart=1'),
         capture_output=True, text=True, timeout=600)
   finally:
     workers.terminate()
     workers.wait(timeout=60)
-  assert run.returncode == 0, run.stderr[-3000:]
-  assert 'round 2/2:' in run.stdout
-  assert _rounds(str(tmp_path / 'remote')) == [0, 1, 2]
+  assert remote.returncode == 0, remote.stderr[-3000:]
+  assert 'resuming' in remote.stdout and 'round 3/3:' in remote.stdout
+  assert 'client parallelism: sequential' in remote.stdout
+  assert _rounds(exp_dir) == [0, 1, 2, 3]
+  final = (tmp_path / 'r' / 'final_metrics.json').read_text()
+
+  fewer = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, name, '--total_rounds=2'),
+      capture_output=True, text=True, timeout=600)
+  assert fewer.returncode == 2
+  assert ('holds the checkpoint of round 3, and --total_rounds=2 ends before '
+          'it') in fewer.stderr
+  assert 'Traceback' not in fewer.stderr
+  assert (tmp_path / 'r' / 'final_metrics.json').read_text() == final
+
+  _truncate_checkpoint(exp_dir, 3)
+  again = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, name, '--total_rounds=3'),
+      capture_output=True, text=True, timeout=600)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert 'checkpoint of round 3 is damaged (IndexError' in again.stdout
+  assert 'resuming from round 2' in again.stdout
+  assert 'round 3/3:' in again.stdout
+  assert _rounds(exp_dir) == [0, 1, 2, 3]
+  assert json.loads(
+      (tmp_path / 'r' / 'final_metrics.json').read_text())['rounds'] == 3
+  assert os.path.isdir(
+      os.path.join(exp_dir, 'checkpoints', 'damaged_program_state_3'))
+
+
+def test_a_second_writer_is_refused_and_sigterm_says_how_to_resume(
+    shakespeare_cache_dir, tmp_path):
+  command = _command(shakespeare_cache_dir, tmp_path, '--experiment_name=two',
+                     '--total_rounds=50')
+  first = subprocess.Popen(command, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+  try:
+    for line in first.stdout:
+      if line.startswith('round 2/50'):
+        break
+    second = subprocess.run(command, capture_output=True, text=True,
+                            timeout=600)
+    first.send_signal(signal.SIGTERM)
+    _, first_stderr = first.communicate(timeout=120)
+  finally:
+    first.kill()
+    first.wait()
+  assert second.returncode == 2
+  assert f'is in use by another run (PID {first.pid})' in second.stderr
+  assert 'Traceback' not in second.stderr
+  assert first.returncode == 128 + signal.SIGTERM
+  assert 'stopped by SIGTERM. Rerun the same command to resume from the ' \
+      'checkpoint of round' in first_stderr
+  rounds = _rounds(str(tmp_path / 'two'))
+  assert rounds == sorted(set(rounds))  # no round written twice
+
+
+def test_resume_on_other_data_at_the_same_path_is_refused(tmp_path):
+  from tff_lstm.data import user_import  # pylint: disable=g-import-not-at-top
+  source, path = tmp_path / 'texts.jsonl', str(tmp_path / 'texts.sqlite')
+
+  def import_texts(words):
+    source.write_text(''.join(
+        f'{{"client_id": "c{i % 3}", "text": "{w} and more {w} text"}}\n'
+        for i, w in enumerate(words)))
+    user_import.import_file(str(source), path, 'text')
+
+  import_texts(['alpha', 'beta', 'gamma', 'delta', 'eps', 'zeta'])
+  command = [sys.executable, _BINARY, '--task=text_lm',
+             f'--database_path={path}', f'--root_output_dir={tmp_path}',
+             '--experiment_name=t', *_SMALL, '--total_rounds=1']
+  first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+  assert first.returncode == 0, first.stderr[-3000:]
+  recorded = json.loads((tmp_path / 't' / 'hparams.json').read_text())
+  old_hash = recorded['data_identity']['texts.sqlite']
+  import_texts(['one', 'two', 'three', 'four', 'five', 'six', 'seven'])
+  again = subprocess.run([*command[:-1], '--total_rounds=2'],
+                         capture_output=True, text=True, timeout=600)
+  assert again.returncode == 2
+  assert f'was trained on other data (texts.sqlite: {old_hash} before' in (
+      again.stderr)
+  assert 'Traceback' not in again.stderr
+  assert json.loads((tmp_path / 't' / 'hparams.json').read_text()) == recorded
 
 
 def test_dead_worker_address_fails_fast_and_clearly(shakespeare_cache_dir,
@@ -282,6 +395,7 @@ def test_dead_worker_address_fails_fast_and_clearly(shakespeare_cache_dir,
       capture_output=True, text=True, timeout=300)
   assert run.returncode != 0
   assert f'TFF worker at {dead} did not answer' in run.stderr
+  assert 'No checkpoint was written yet' in run.stderr
   assert 'Traceback' not in run.stderr
 
 

@@ -55,7 +55,83 @@ def test_a_flag_added_later_resumes_earlier_runs_at_its_default(tmp_path):
                           {'lr': 1.0, 'total_rounds': 5, 'new_flag': 0.0})
 
 
-@pytest.mark.parametrize('name', ['', 'a/b'])
+# A run's record, as run_federated.py writes it (a subset of its flags).
+_RECORD = {
+    'task': 'shakespeare_char', 'units': 256, 'client_learning_rate': 1.0,
+    'clients_per_round': 10, 'client_batch_size': 4, 'model_seed': 0,
+    'client_datasets_random_seed': 0, 'dp_noise_multiplier': None,
+    'bf16': False, 'cache_dir': None, 'database_path': None,
+    'total_rounds': 10, 'rounds_per_eval': 10, 'rounds_per_checkpoint': 10,
+    'rounds_per_worker_restart': 100, 'clients_per_eval': 100,
+    'personalization_clients': 0, 'worker_addresses': None,
+    'client_parallelism': 'auto', 'resolved_client_parallelism': 'vectorized',
+    'root_output_dir': 'runs', 'experiment_name': 'e', 'progress_bar': True,
+    'verbose': False,
+}
+_OTHER_VALUE = {None: 'x', True: False, False: True}
+
+
+def _changed(value):
+  if isinstance(value, bool) or value is None:
+    return _OTHER_VALUE[value]
+  return value + 1 if isinstance(value, (int, float)) else value + '_other'
+
+
+@pytest.mark.parametrize('name', sorted(_RECORD))
+def test_the_resume_rule_in_both_directions(tmp_path, name):
+  """Each recorded flag either may change on resume or is refused by name:
+  how long, how often, where and how a run reports may change; what it
+  trains may not."""
+  outputs.write_hparams(str(tmp_path), _RECORD)
+  changed = {**_RECORD, name: _changed(_RECORD[name])}
+  if name in outputs.RESUMABLE_CHANGES:
+    outputs.write_hparams(str(tmp_path), changed)
+    assert json.loads((tmp_path / 'hparams.json').read_text())[name] == (
+        changed[name])
+  else:
+    with pytest.raises(outputs.HparamsMismatchError, match=f'--{name}: '):
+      outputs.write_hparams(str(tmp_path), changed)
+
+
+def test_the_rule_names_what_may_change():
+  assert {'rounds_per_worker_restart', 'clients_per_eval', 'worker_addresses',
+          'resolved_client_parallelism', 'total_rounds'} <= (
+              outputs.RESUMABLE_CHANGES)
+  assert not {'task', 'clients_per_round', 'client_learning_rate', 'bf16',
+              'model_seed', 'client_datasets_random_seed',
+              'steps_per_eval'} & outputs.RESUMABLE_CHANGES
+
+
+_DATA = {'data_identity': {'db.sqlite': 'aaa'}}
+
+
+def test_resume_on_other_data_is_refused_naming_both(tmp_path):
+  outputs.write_hparams(str(tmp_path), {**_RECORD, **_DATA})
+  outputs.write_hparams(str(tmp_path), {**_RECORD, **_DATA})  # same data
+  other = {**_RECORD, 'data_identity': {'db.sqlite': 'bbb'}}
+  with pytest.raises(outputs.HparamsMismatchError,
+                     match='other data .db.sqlite: aaa before, bbb now'):
+    outputs.write_hparams(str(tmp_path), other)
+
+
+def test_same_data_elsewhere_resumes_and_old_records_resume_on_the_path(
+    tmp_path):
+  """With the data's identity recorded, moving the data is not a change;
+  a record from before identities were kept resumes on its path alone."""
+  outputs.write_hparams(str(tmp_path), {**_RECORD, **_DATA})
+  outputs.write_hparams(str(tmp_path),
+                        {**_RECORD, **_DATA, 'cache_dir': '/elsewhere'})
+  old = tmp_path / 'old'
+  outputs.write_hparams(str(old), _RECORD)
+  with pytest.raises(outputs.HparamsMismatchError, match='--database_path'):
+    outputs.write_hparams(str(old),
+                          {**_RECORD, **_DATA, 'database_path': '/other.db'})
+  outputs.write_hparams(str(old), {**_RECORD, **_DATA})  # now recorded
+  assert json.loads((old / 'hparams.json').read_text())['data_identity'] == (
+      _DATA['data_identity'])
+
+
+@pytest.mark.parametrize('name', ['', 'a/b', '.', '..'])
 def test_experiment_name_must_be_plain(name):
   with pytest.raises(ValueError, match='plain name'):
     outputs.experiment_dir('/tmp', name)

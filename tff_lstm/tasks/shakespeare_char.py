@@ -15,6 +15,7 @@ from tff_lstm.data import shakespeare
 from tff_lstm.models import language_models
 from tff_lstm.models import losses
 from tff_lstm.models import metrics
+from tff_lstm.tasks import data_identity as data_identity_lib
 from tff_lstm.tasks import model_config as model_config_lib
 from tff_lstm.tasks import task as task_lib
 
@@ -70,8 +71,10 @@ def create_task(
   """
   if sequence_length < 1:
     raise ValueError(f'sequence_length must be >= 1, got {sequence_length}.')
+  data_identity = {}
   if client_data is None:
-    shakespeare.ensure_database(cache_dir)
+    path = shakespeare.ensure_database(cache_dir)
+    data_identity = data_identity_lib.of_database(path)
     client_data = shakespeare.load_client_data(cache_dir)
   train_data, test_data = client_data
   if eval_client_spec is None:
@@ -89,4 +92,5 @@ def create_task(
       datasets=datasets,
       keras_model_fn=lambda: create_keras_model(model_config, sequence_length),
       loss_fn=loss_fn,
-      metrics_fns=metrics_fns())
+      metrics_fns=metrics_fns(),
+      data_identity=data_identity)

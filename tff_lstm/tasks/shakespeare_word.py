@@ -9,7 +9,9 @@ from typing import Optional
 
 import tensorflow_federated as tff
 
+from tff_lstm.data import shakespeare
 from tff_lstm.data import word_prediction
+from tff_lstm.tasks import data_identity as data_identity_lib
 from tff_lstm.tasks import model_config as model_config_lib
 from tff_lstm.tasks import task as task_lib
 from tff_lstm.tasks import word_lm
@@ -48,11 +50,14 @@ def create_task(
       sentences, to use instead of the built database (tests).
   """
   word_lm.check_sizes(vocab_size, sequence_length)
+  data_identity = {}
   if client_data is None:
     client_data = word_prediction.load_word_client_data(cache_dir)
+    data_identity = data_identity_lib.of_database(
+        shakespeare.database_path(cache_dir))
   train_data, test_data = (_as_words(data) for data in client_data)
   vocab = word_prediction.build_vocab(train_data, vocab_size)
   return word_lm.create_task(
       'shakespeare_word', train_client_spec, eval_client_spec, train_data,
       test_data, vocab, sequence_length=sequence_length,
-      model_config=model_config)
+      model_config=model_config, data_identity=data_identity)

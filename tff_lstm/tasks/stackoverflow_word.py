@@ -14,6 +14,7 @@ from tff_lstm.data import paths
 from tff_lstm.data import stackoverflow
 from tff_lstm.tasks import model_config as model_config_lib
 from tff_lstm.tasks import task as task_lib
+from tff_lstm.tasks import data_identity
 from tff_lstm.tasks import word_lm
 
 DEFAULT_VOCAB_SIZE = word_lm.DEFAULT_VOCAB_SIZE
@@ -57,4 +58,6 @@ def create_task(
   return word_lm.create_task(
       'stackoverflow_word', train_client_spec, eval_client_spec, train_data,
       test_data, vocab, sequence_length=sequence_length,
-      model_config=model_config, validation_data=heldout_data)
+      model_config=model_config, validation_data=heldout_data,
+      data_identity=data_identity.of_large_foreign_database(
+          stackoverflow.database_path(location)))

@@ -5,7 +5,7 @@ centralized baseline and the server-side evaluation train or evaluate the very
 same Keras model outside TFF.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 import dataclasses
 
 import tensorflow as tf
@@ -22,6 +22,9 @@ class Task:
     keras_model_fn: builds a fresh, uncompiled Keras model.
     loss_fn: builds the Keras loss.
     metrics_fns: each builds one Keras metric.
+    data_identity: data file name -> content hash of the data the task reads
+      (empty for in-memory data); a run records it, and refuses to resume on
+      other data written to the same path.
   """
 
   name: str
@@ -29,6 +32,7 @@ class Task:
   keras_model_fn: Callable[[], tf.keras.Model]
   loss_fn: Callable[[], tf.keras.losses.Loss]
   metrics_fns: Sequence[Callable[[], tf.keras.metrics.Metric]]
+  data_identity: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
   def model_fn(self) -> tff.learning.models.VariableModel:
     """The TFF model: our Keras model wrapped by `from_keras_model`."""

@@ -20,6 +20,7 @@ from tff_lstm.data import user_import
 from tff_lstm.data import word_prediction
 from tff_lstm.models import classifier
 from tff_lstm.tasks import client_specs
+from tff_lstm.tasks import data_identity
 from tff_lstm.tasks import model_config as model_config_lib
 from tff_lstm.tasks import task as task_lib
 from tff_lstm.tasks import user_data
@@ -129,4 +130,5 @@ def create_task(
       loss_fn=lambda: tf.keras.losses.SparseCategoricalCrossentropy(
           from_logits=True),
       metrics_fns=[lambda: tf.keras.metrics.SparseCategoricalAccuracy(
-          name='accuracy')])
+          name='accuracy')],
+      data_identity=data_identity.of_database(path))

@@ -14,6 +14,7 @@ import tensorflow as tf
 import tensorflow_federated as tff
 
 from tff_lstm.data import user_import
+from tff_lstm.tasks import data_identity
 from tff_lstm.tasks import model_config as model_config_lib
 from tff_lstm.tasks import shakespeare_char
 from tff_lstm.tasks import task as task_lib
@@ -56,4 +57,5 @@ def create_task(
       model_config=model_config,
       client_data=(train_data.preprocess(_as_snippets),
                    test_data.preprocess(_as_snippets)))
-  return dataclasses.replace(task, name='text_lm')
+  return dataclasses.replace(task, name='text_lm',
+                             data_identity=data_identity.of_database(path))

@@ -27,6 +27,7 @@ from tff_lstm.data import public_sets
 from tff_lstm.data import user_import
 from tff_lstm.models import forecaster
 from tff_lstm.tasks import client_specs
+from tff_lstm.tasks import data_identity
 from tff_lstm.tasks import model_config as model_config_lib
 from tff_lstm.tasks import task as task_lib
 from tff_lstm.tasks import user_data
@@ -159,4 +160,5 @@ def create_task(
           seed=model_config.seed),
       loss_fn=tf.keras.losses.MeanSquaredError,
       metrics_fns=[lambda: tf.keras.metrics.MeanAbsoluteError(
-          name='mean_absolute_error')])
+          name='mean_absolute_error')],
+      data_identity=data_identity.of_database(path))

@@ -6,7 +6,7 @@ words 1..V, OOV, BOS, EOS) and (x, y) batches, and one model, loss and
 metric set serves both.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Optional
 
 import tensorflow as tf
@@ -79,6 +79,7 @@ def create_task(
     sequence_length: int,
     model_config: model_config_lib.ModelConfig,
     validation_data: Optional[tff.simulation.datasets.ClientData] = None,
+    data_identity: Optional[Mapping[str, str]] = None,
 ) -> task_lib.Task:
   """The word LM task over ClientData whose examples have a `tokens` sentence.
 
@@ -93,6 +94,7 @@ def create_task(
     sequence_length: words per example; longer sentences are cut.
     model_config: cell type and sizes (default: Reddi et al.'s 96/670/96).
     validation_data: optional held-out clients (Stack Overflow's `heldout`).
+    data_identity: see `Task.data_identity`.
   """
   vocab = list(vocab)
   check_sizes(len(vocab), sequence_length)
@@ -118,4 +120,5 @@ def create_task(
                                                 sequence_length),
       loss_fn=lambda: losses.MaskedSparseCategoricalCrossentropy(
           pad_id=special.padding),
-      metrics_fns=metrics_fns(special))
+      metrics_fns=metrics_fns(special),
+      data_identity=dict(data_identity or {}))

@@ -9,11 +9,13 @@ import tensorflow_federated as tff
 from tff_lstm import runtime
 from tff_lstm.algorithms import client_id_inputs
 from tff_lstm.tasks import task as task_lib
+from tff_lstm.training import checkpoint_integrity
 from tff_lstm.training import client_states
 from tff_lstm.training import evaluation
 from tff_lstm.training import event_loop
 from tff_lstm.training import outputs
 from tff_lstm.training import personalization
+from tff_lstm.training import portable_checkpoints
 from tff_lstm.training import progress
 from tff_lstm.training import round_metrics
 from tff_lstm.training import selection
@@ -34,10 +36,10 @@ class LoopConfig:
   personalization_epochs: int = 1
   personalization_learning_rate: float = 0.1
   personalization_batch_size: int = 4
-  # The vectorized cohort's worker grows ~18 MB a round on the Shakespeare
-  # round (cause not yet found; TFF's sequential path ~1.6 MB: make
-  # bench-memory); a fresh worker every this many rounds bounds that for a
-  # second or two of restart and retracing. 0: never.
+  # The vectorized cohort's worker grows about 19 MB a round on the
+  # Shakespeare round (cause not yet found; TFF's sequential path about
+  # 1.6 MB: make bench-memory); a fresh worker every this many rounds bounds
+  # that for a second or two of restart and retracing. 0: never.
   rounds_per_worker_restart: int = 100
 
   def __post_init__(self):
@@ -54,6 +56,44 @@ def latest_checkpoint_round(exp_dir: str) -> int:
   versions = event_loop.run(
       outputs.program_state_manager(exp_dir).get_versions())
   return max(versions) if versions else 0
+
+
+def keeps_client_states(process) -> bool:
+  """Whether `process`'s clients keep state between rounds (e.g. SCAFFOLD)."""
+  return getattr(process, 'client_state_specs', None) is not None
+
+
+def check_task(task: task_lib.Task, config: LoopConfig) -> None:
+  """Raises ValueError, naming the flag, if `config` cannot run on `task`.
+
+  Run before anything is written, so a refused command leaves nothing behind.
+  """
+  selection.build_client_id_sampler(task.datasets.train_data.client_ids,
+                                    config.clients_per_round, config.seed)
+
+
+def prepare_resume(exp_dir: str, config: LoopConfig,
+                   with_client_states: bool) -> int:
+  """The round the run resumes from (0: a new run), after checking it can.
+
+  Damaged checkpoints newer than the newest intact one are moved aside (and
+  reported), so TFF resumes from the intact one.
+
+  Raises:
+    checkpoint_integrity.NoIntactCheckpointError: no checkpoint is intact.
+    ValueError: the run already went past --total_rounds.
+  """
+  start_round, damaged = checkpoint_integrity.newest_intact_round(
+      exp_dir, with_client_states)
+  if damaged:
+    print(checkpoint_integrity.describe(damaged, start_round), flush=True)
+  if start_round > config.total_rounds:
+    raise ValueError(
+        f'{exp_dir} holds the checkpoint of round {start_round}, and '
+        f'--total_rounds={config.total_rounds} ends before it. Give '
+        f'--total_rounds={start_round} or more (exactly {start_round} '
+        'evaluates that model again), or pick a new --experiment_name.')
+  return start_round
 
 
 def restarting_worker(selection_fn, first_round: int, every: int):
@@ -114,9 +154,10 @@ def run_experiment(
     outputs.drop_rounds_after(exp_dir, start_round)
   process = client_id_inputs.compose(process, task.datasets.train_data,
                                      task.datasets.train_preprocess_fn)
-  checkpoints = outputs.program_state_manager(exp_dir)
+  checkpoints = portable_checkpoints.PortableCheckpoints(
+      outputs.program_state_manager(exp_dir))
   training_process = process
-  if getattr(process, 'client_state_specs', None) is not None:
+  if keeps_client_states(process):
     store = client_states.ClientStateStore(task.datasets.train_data.client_ids,
                                            process.client_state_specs)
     training_process = client_states.StatefulClientsProcess(process, store)

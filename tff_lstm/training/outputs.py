@@ -9,6 +9,7 @@
     client_states/              per-client state beside each checkpoint
                                 (algorithms that keep one, e.g. SCAFFOLD)
     final_metrics.json          full-test-split evaluation of the final model
+    .lock                       held by the run writing here (one at a time)
 
 Everything is written with TFF's `tff.program` release and state managers.
 The CSV manager deletes rows at or after a round before writing it, so a run
@@ -31,15 +32,36 @@ CLIENT_STATES_DIR = 'client_states'
 TENSORBOARD_DIR = 'tensorboard'
 CHECKPOINT_PREFIX = 'program_state_'
 ROUND_KEY = 'round'
+LOCK_FILE = '.lock'
 
-# Changing these between a run and its resumption is allowed.
-# How long a run trains is among them (federated total_rounds, the centralized
-# budgets): extending a run, or evaluating it at its last checkpoint, is still
-# the same run.
-RESUMABLE_CHANGES = frozenset({'total_rounds', 'progress_bar', 'verbose',
-                               'rounds_per_eval', 'rounds_per_checkpoint',
-                               'worker_addresses', 'num_epochs', 'num_steps',
-                               'max_examples_seen', 'match_examples_of'})
+# The resume rule. A run resumes when everything that decides what is
+# trained is unchanged: task, data (by content), model, algorithm, optimizers,
+# aggregation, clients per round, local epochs and batches, seeds. What may
+# change is how long it trains (extending a run, or evaluating it at its last
+# checkpoint, is still the same run), how often it evaluates, checkpoints or
+# restarts its worker, how many clients the periodic and personalization
+# evaluations use, where its rounds run (the paths give the same model), and
+# how it reports. A flag added after a run was recorded compares at its
+# default (see `write_hparams`).
+RESUMABLE_CHANGES = frozenset({
+    # How long: federated rounds, the centralized budgets.
+    'total_rounds', 'num_epochs', 'num_steps', 'max_examples_seen',
+    'match_examples_of',
+    # How often, and how many evaluation clients.
+    'rounds_per_eval', 'rounds_per_checkpoint', 'rounds_per_worker_restart',
+    'clients_per_eval', 'personalization_clients',
+    'personalization_epochs', 'personalization_learning_rate',
+    # Where the rounds run and where the files are.
+    'worker_addresses', 'client_parallelism', 'resolved_client_parallelism',
+    'root_output_dir', 'experiment_name',
+    # Reporting.
+    'progress_bar', 'verbose',
+})
+# The data's identity (file -> content hash), recorded with the flags.
+DATA_IDENTITY_KEY = 'data_identity'
+# Where the data is read from may change when its identity is recorded and
+# unchanged; without a recorded identity the location is all there is.
+DATA_LOCATION_FLAGS = frozenset({'cache_dir', 'database_path'})
 
 
 class HparamsMismatchError(ValueError):
@@ -47,7 +69,8 @@ class HparamsMismatchError(ValueError):
 
 
 def experiment_dir(root_output_dir: str, experiment_name: str) -> str:
-  if not experiment_name or os.sep in experiment_name:
+  if (not experiment_name or os.sep in experiment_name
+      or experiment_name in (os.curdir, os.pardir)):
     raise ValueError(f'--experiment_name must be a plain name, got '
                      f'{experiment_name!r}.')
   return os.path.join(os.path.expanduser(root_output_dir), experiment_name)
@@ -75,10 +98,14 @@ def write_hparams(exp_dir: str, hparams: dict[str, Any],
   if os.path.exists(path):
     with open(path) as f:
       previous = json.load(f)
+    _check_same_data(exp_dir, previous, hparams)
+    free = set(RESUMABLE_CHANGES) | {DATA_IDENTITY_KEY}
+    if DATA_IDENTITY_KEY in previous:
+      free |= DATA_LOCATION_FLAGS
     before = lambda k: previous[k] if k in previous else defaults.get(k)
     changed = sorted(
         k for k in set(previous) | set(hparams)
-        if k not in RESUMABLE_CHANGES and before(k) != hparams.get(k))
+        if k not in free and before(k) != hparams.get(k))
     if changed:
       details = ', '.join(
           f'--{k}: {before(k)!r} before, {hparams.get(k)!r} now'
@@ -94,6 +121,29 @@ def write_hparams(exp_dir: str, hparams: dict[str, Any],
     writer.writerow(['name', 'value'])
     writer.writerows(rows)
   os.replace(f'{csv_path}.tmp', csv_path)
+
+
+def _check_same_data(exp_dir: str, previous: dict[str, Any],
+                     hparams: dict[str, Any]) -> None:
+  """Refuses a resume on other data than the run's record names.
+
+  A record from before identities were kept has none; it resumes on the
+  location flags alone.
+  """
+  if DATA_IDENTITY_KEY not in previous or DATA_IDENTITY_KEY not in hparams:
+    return
+  old, new = previous[DATA_IDENTITY_KEY], hparams[DATA_IDENTITY_KEY]
+  if old == new:
+    return
+  differences = [
+      f'{name}: {old.get(name, "absent")} before, {new.get(name, "absent")} '
+      'now' for name in sorted(set(old) | set(new))
+      if old.get(name) != new.get(name)]
+  raise HparamsMismatchError(
+      f'{exp_dir} was trained on other data ({"; ".join(differences)}; '
+      'content sha256). The file at --database_path / --cache_dir was '
+      'replaced since: resume on the data the run started on, or pick a new '
+      '--experiment_name.')
 
 
 def metrics_release_managers(exp_dir: str) -> list[tff.program.ReleaseManager]:
