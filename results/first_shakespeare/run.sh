@@ -7,8 +7,14 @@
 # A run is stopped by SIGTERM when its budget ends (the binary exits cleanly and
 # its last checkpoint stays); rerunning with --total_rounds=<last checkpoint>
 # resumes, trains nothing more and evaluates that model on the full test split.
+#
+# The runs are recorded here only if each finished and none falls short of a
+# recorded run (results/common.sh: record_runs; a smaller BUDGET trains fewer
+# rounds, and is refused); the table and plot are drawn from the recorded
+# files.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+# shellcheck source=../common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 BUDGET=${BUDGET:-1800}
 OUT=${OUT:-runs/first_shakespeare}
 COMMON=(--task=shakespeare_char --clients_per_round=10 --client_batch_size=4
@@ -22,29 +28,29 @@ declare -A SERVER=(
 )
 for name in fedavg fedadam; do
   # shellcheck disable=SC2086
-  timeout -s TERM "$BUDGET" .venv/bin/python experiments/run_federated.py \
+  timeout -s TERM "$BUDGET" "$PY" experiments/run_federated.py \
       "${COMMON[@]}" ${SERVER[$name]} --total_rounds=100000 \
       --experiment_name="$name" || true
   last=$(ls "$OUT/$name/checkpoints" | sed -n 's/^program_state_\([0-9]*\)$/\1/p' | sort -n | tail -1)
   # shellcheck disable=SC2086
-  .venv/bin/python experiments/run_federated.py "${COMMON[@]}" ${SERVER[$name]} \
+  "$PY" experiments/run_federated.py "${COMMON[@]}" ${SERVER[$name]} \
       --total_rounds="$last" --experiment_name="$name"
 done
 # The centralized baseline: the same Keras model on all training clients pooled,
 # SGD at the clients' learning rate and batch, for as many examples as FedAvg saw.
-.venv/bin/python experiments/run_centralized.py --task=shakespeare_char \
+"$PY" experiments/run_centralized.py --task=shakespeare_char \
     --optimizer=sgd --learning_rate=1 --batch_size=4 \
     --match_examples_of="$OUT/fedavg" --steps_per_eval=500 \
     --clients_per_eval=100 --data_seed=0 --model_seed=0 --progress_bar=false \
     --root_output_dir="$OUT" --experiment_name=centralized
-RESULTS=results/first_shakespeare
-for name in fedavg fedadam centralized; do
-  cp "$OUT/$name/metrics.csv" "$RESULTS/$name.metrics.csv"
-  cp "$OUT/$name/final_metrics.json" "$RESULTS/$name.final_metrics.json"
-done
-.venv/bin/python experiments/summarize_runs.py --at_rounds=10,20,30,40 \
-    --experiment_dirs="$OUT/fedavg,$OUT/fedadam,$OUT/centralized" \
-    --labels="FedAvg,FedAdam,centralized (SGD)" --output="$RESULTS/table.md"
-.venv/bin/python experiments/plot_metrics.py --x_axis=examples_seen \
-    --experiment_dirs="$OUT/fedavg,$OUT/fedadam,$OUT/centralized" \
-    --labels="FedAvg,FedAdam,centralized (SGD)" --output="$RESULTS/accuracy.png"
+record_runs results/first_shakespeare fedavg fedadam centralized
+F=results/first_shakespeare
+"$PY" experiments/summarize_runs.py --at_rounds=10,20,30,40 \
+    --experiment_dirs=$F/fedavg.metrics.csv,$F/fedadam.metrics.csv,$F/centralized.metrics.csv \
+    --labels="FedAvg,FedAdam,centralized (SGD)" --output=$F/table.md
+# The plot (README.md gives the same command).
+"$PY" experiments/plot_metrics.py --x_axis=examples_seen --round_axis \
+    --experiment_dirs=$F/fedavg.metrics.csv,$F/fedadam.metrics.csv,$F/centralized.metrics.csv \
+    --labels="FedAvg,FedAdam,centralized (SGD)" \
+    --ylabels="test accuracy (100-client sample),test loss (100-client sample)" \
+    --output=$F/accuracy.png

@@ -7,12 +7,14 @@
 #     DP needs), with the epsilon each reached at delta = 1/num_clients;
 #   * compressed client updates (8-bit, 4-bit + Hadamard rotation) against
 #     uncompressed, with the bytes each sent.
-# Then the two tables (summarize_runs.py) and the accuracy plots.
+# Then the runs are recorded here (only finished runs, never over a recorded
+# run they fall short of: results/common.sh, record_runs), and the two tables
+# (summarize_runs.py) and the plots are drawn from the recorded files.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+# shellcheck source=../common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 OUT=${OUT:-runs/privacy}
 RESULTS=results/privacy
-PY=.venv/bin/python
 COMMON=(--task=shakespeare_char --clients_per_round=20 --client_batch_size=4
         --client_epochs_per_round=1 --max_elements_per_client=16
         --client_learning_rate=1 --server_optimizer=sgd --server_learning_rate=1
@@ -31,23 +33,25 @@ ORDER=(uniform_no_dp dp_adaptive_z0.3 dp_adaptive_z1.0 uncompressed
        compressed_8bit compressed_4bit_hadamard)
 for name in "${ORDER[@]}"; do
   # shellcheck disable=SC2086
-  $PY experiments/run_federated.py "${COMMON[@]}" ${RUNS[$name]} \
+  "$PY" experiments/run_federated.py "${COMMON[@]}" ${RUNS[$name]} \
       --experiment_name="$name"
 done
-mkdir -p "$RESULTS"
-for name in "${ORDER[@]}"; do
-  cp "$OUT/$name/metrics.csv" "$RESULTS/$name.metrics.csv"
-done
-$PY experiments/summarize_runs.py --at_rounds=10,20,30 \
-    --experiment_dirs="$OUT/uniform_no_dp,$OUT/dp_adaptive_z0.3,$OUT/dp_adaptive_z1.0" \
-    --labels="no DP,DP z=0.3,DP z=1.0" --output="$RESULTS/dp_table.md"
-$PY experiments/summarize_runs.py --at_rounds=10,20,30 \
-    --experiment_dirs="$OUT/uncompressed,$OUT/compressed_8bit,$OUT/compressed_4bit_hadamard" \
+record_runs "$RESULTS" "${ORDER[@]}"
+P=results/privacy
+"$PY" experiments/summarize_runs.py --at_rounds=10,20,30 \
+    --experiment_dirs=$P/uniform_no_dp.metrics.csv,$P/dp_adaptive_z0.3.metrics.csv,$P/dp_adaptive_z1.0.metrics.csv \
+    --labels="no DP,DP z=0.3,DP z=1.0" --output=$P/dp_table.md
+"$PY" experiments/summarize_runs.py --at_rounds=10,20,30 \
+    --experiment_dirs=$P/uncompressed.metrics.csv,$P/compressed_8bit.metrics.csv,$P/compressed_4bit_hadamard.metrics.csv \
+    --labels="uncompressed,8-bit,4-bit + Hadamard" --output=$P/compression_table.md
+# The plots (README.md gives the same commands).
+"$PY" experiments/plot_metrics.py \
+    --experiment_dirs=$P/uniform_no_dp.metrics.csv,$P/dp_adaptive_z0.3.metrics.csv,$P/dp_adaptive_z1.0.metrics.csv \
+    --labels="no DP,DP z=0.3,DP z=1.0" \
+    --ylabels="test accuracy (100-client sample),test loss (100-client sample)" \
+    --output=$P/dp.png
+"$PY" experiments/plot_metrics.py \
+    --experiment_dirs=$P/uncompressed.metrics.csv,$P/compressed_8bit.metrics.csv,$P/compressed_4bit_hadamard.metrics.csv \
     --labels="uncompressed,8-bit,4-bit + Hadamard" \
-    --output="$RESULTS/compression_table.md"
-$PY experiments/plot_metrics.py --output="$RESULTS/dp.png" \
-    --experiment_dirs="$OUT/uniform_no_dp,$OUT/dp_adaptive_z0.3,$OUT/dp_adaptive_z1.0" \
-    --labels="no DP,DP z=0.3,DP z=1.0"
-$PY experiments/plot_metrics.py --output="$RESULTS/compression.png" \
-    --experiment_dirs="$OUT/uncompressed,$OUT/compressed_8bit,$OUT/compressed_4bit_hadamard" \
-    --labels="uncompressed,8-bit,4-bit + Hadamard"
+    --ylabels="test accuracy (100-client sample),test loss (100-client sample)" \
+    --output=$P/compression.png

@@ -15,13 +15,19 @@
 #   bash results/reproductions/run.sh                    # 2 h per run
 #   BUDGET=1140 DP_BUDGET=600 bash results/reproductions/run.sh
 #   TRAIN="centralized fedavg" bash results/reproductions/run.sh
+#
+# Then every run that finished is recorded here, but never over a recorded run
+# it falls short of (fewer rounds or examples, other settings) and never a
+# partial one: that stops the script with one line naming both, before any
+# file, table or plot is written (results/common.sh: record_runs). The tables
+# and plots are drawn from the recorded files.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+# shellcheck source=../common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 BUDGET=${BUDGET:-7200}
 DP_BUDGET=${DP_BUDGET:-$BUDGET}
 ROUNDS=${ROUNDS:-1200}
 OUT=${OUT:-runs/reproductions}
-PY=.venv/bin/python
 RESULTS=results/reproductions
 # shellcheck source=../../tools/budgeted_run.sh
 source tools/budgeted_run.sh
@@ -120,51 +126,40 @@ for name in "${DP_RUNS[@]}"; do
       --client_weighting=uniform --dp_mechanism=gaussian_adaptive ${DP[$name]}
 done
 
-# Record what this invocation has (per-round CSVs, final metrics) ...
-mkdir -p "$RESULTS"
+# Record the runs that finished (refusing, and stopping here, rather than
+# lose a recorded run) ...
 ALL=("${METHODS[@]}" centralized "${DP_RUNS[@]}")
-for name in "${ALL[@]}"; do
-  [ -f "$OUT/$name/metrics.csv" ] || continue
-  cp "$OUT/$name/metrics.csv" "$RESULTS/$name.metrics.csv"
-  # A run stopped mid-way has no final evaluation yet.
-  if [ -f "$OUT/$name/final_metrics.json" ]; then
-    cp "$OUT/$name/final_metrics.json" "$RESULTS/$name.final_metrics.json"
-  fi
-done
+record_runs "$RESULTS" "${ALL[@]}"
 # ... and build tables and plots from the recorded files, so they also cover
 # runs recorded by an earlier invocation whose outputs are gone.
-STAGE=$(mktemp -d)
-trap 'rm -rf "$STAGE"' EXIT
-for name in "${ALL[@]}"; do
-  [ -f "$RESULTS/$name.metrics.csv" ] || continue
-  mkdir "$STAGE/$name"
-  cp "$RESULTS/$name.metrics.csv" "$STAGE/$name/metrics.csv"
-  if [ -f "$RESULTS/$name.final_metrics.json" ]; then
-    cp "$RESULTS/$name.final_metrics.json" "$STAGE/$name/final_metrics.json"
-  fi
-done
 declare -A LABEL=([fedavg]=FedAvg [fedavgm]=FedAvgM [fedadam]=FedAdam
   [fedyogi]=FedYogi [centralized]="centralized (SGD)"
   [dp_fedavg_z0.1]="DP-FedAvg z=0.1" [dp_fedavg_z0.3]="DP-FedAvg z=0.3")
-# study OUTPUT_STEM AT_ROUNDS NAME...: table and plot of the recorded NAMEs.
-study() {
-  local stem=$1 at=$2 dirs=() labels=() plot_dirs=() plot_labels=()
+# table STEM AT_ROUNDS NAME...: the table of the recorded NAMEs.
+table() {
+  local stem=$1 at=$2 files=() labels=()
   shift 2
   for name in "$@"; do
-    [ -d "$STAGE/$name" ] || continue
-    dirs+=("$STAGE/$name"); labels+=("${LABEL[$name]}")
-    # Plots are accuracy vs round: the centralized run has steps, not rounds.
-    [ "$name" = centralized ] && continue
-    plot_dirs+=("$STAGE/$name"); plot_labels+=("${LABEL[$name]}")
+    [ -f "$RESULTS/$name.metrics.csv" ] || continue
+    files+=("$RESULTS/$name.metrics.csv"); labels+=("${LABEL[$name]}")
   done
-  [ ${#dirs[@]} -gt 0 ] || return 0
+  [ ${#files[@]} -gt 0 ] || return 0
   local IFS=,
-  $PY experiments/summarize_runs.py --target_accuracy=0.54 \
+  "$PY" experiments/summarize_runs.py --target_accuracy=0.54 \
       --mean_last_rounds=100 --at_rounds="$at" \
-      --experiment_dirs="${dirs[*]}" --labels="${labels[*]}" \
+      --experiment_dirs="${files[*]}" --labels="${labels[*]}" \
       --output="$RESULTS/${stem}_table.md"
-  $PY experiments/plot_metrics.py --output="$RESULTS/${stem}_accuracy.png" \
-      --experiment_dirs="${plot_dirs[*]}" --labels="${plot_labels[*]}"
+}
+# recorded PLOT NAME...: whether every NAME is recorded (else says so).
+recorded() {
+  local plot=$1
+  shift
+  for name in "$@"; do
+    if ! [ -f "$RESULTS/$name.metrics.csv" ]; then
+      echo "$plot: not drawn, $RESULTS/$name.metrics.csv is not recorded yet"
+      return 1
+    fi
+  done
 }
 # inline STEM: copies STEM_table.md into README.md between its markers
 # (<!-- STEM_table ... --> and <!-- /STEM_table -->), where the README has them.
@@ -182,10 +177,35 @@ if start in text and end in text:
                     + '\n' + end + tail)
 PYTHON
 }
-study fedopt 100,200,400,800,1200 "${METHODS[@]}" centralized
+R=results/reproductions
+table fedopt 100,200,400,800,1200 "${METHODS[@]}" centralized
 inline fedopt
+# The plots; README.md gives the same commands. The paper's numbers are
+# Reddi et al. 2021, Table 1 (mean test accuracy over the last 100 of 1,200
+# rounds, on TFF's test split).
+if recorded fedopt_accuracy.png "${METHODS[@]}" centralized; then
+  "$PY" experiments/plot_metrics.py --x_axis=examples_seen --round_axis \
+      --experiment_dirs=$R/fedavg.metrics.csv,$R/fedavgm.metrics.csv,$R/fedadam.metrics.csv,$R/fedyogi.metrics.csv,$R/centralized.metrics.csv \
+      --labels="FedAvg,FedAvgM,FedAdam,FedYogi,centralized (SGD)" \
+      --metrics=evaluation/test/accuracy \
+      --ylabels="test accuracy (100-client sample)" --tail_from=300000 \
+      --reference="0.569|paper (Reddi et al. 2021): FedAvg 56.9 %|FedAvg" \
+      --reference="0.573|paper (Reddi et al. 2021): FedAvgM 57.3 %|FedAvgM" \
+      --reference="0.570|paper (Reddi et al. 2021): FedAdam 57.0 %|FedAdam" \
+      --reference="0.572|paper (Reddi et al. 2021): FedYogi 57.2 %|FedYogi" \
+      --output=$R/fedopt_accuracy.png
+fi
 # The DP study compares against FedAvg, so it needs a DP run to show.
 if ls "$RESULTS"/dp_fedavg_*.metrics.csv > /dev/null 2>&1; then
-  study dp 40,100,400,800,1200 fedavg "${DP_RUNS[@]}"
+  table dp 40,100,400,800,1200 fedavg "${DP_RUNS[@]}"
   inline dp
+fi
+# Test loss clipped at 5: the diverged z = 0.3 run (loss 15) would flatten
+# the others; its off-scale points are marked and counted on the panel.
+if recorded dp_accuracy.png fedavg "${DP_RUNS[@]}"; then
+  "$PY" experiments/plot_metrics.py \
+      --experiment_dirs=$R/fedavg.metrics.csv,$R/dp_fedavg_z0.1.metrics.csv,$R/dp_fedavg_z0.3.metrics.csv \
+      --labels="FedAvg (no DP),DP-FedAvg z=0.1,DP-FedAvg z=0.3" \
+      --ylabels="test accuracy (100-client sample),test loss (100-client sample)" \
+      --ylim=evaluation/test/loss=1:5 --output=$R/dp_accuracy.png
 fi

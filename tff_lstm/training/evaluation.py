@@ -45,13 +45,19 @@ def build_evaluation_fn(
     get_model_weights: Callable[[object], tff.learning.models.ModelWeights],
     dataset: tf.data.Dataset,
     prefix: str = 'test',
+    callbacks: Sequence[tf.keras.callbacks.Callback] = (),
 ) -> Callable[[object], dict[str, float]]:
-  """Returns state -> {prefix: {metric: value}} for the state's global model."""
+  """Returns state -> {prefix: {metric: value}} for the state's global model.
+
+  `callbacks`: Keras callbacks of the evaluation (e.g. a progress display for
+  a long one).
+  """
   keras_model = task.compiled_keras_model()
 
   def evaluate(state) -> dict[str, dict[str, float]]:
     get_model_weights(state).assign_weights_to(keras_model)
-    values = keras_model.evaluate(dataset, verbose=0, return_dict=True)
+    values = keras_model.evaluate(dataset, verbose=0, return_dict=True,
+                                  callbacks=list(callbacks))
     return collections.OrderedDict(
         [(prefix, collections.OrderedDict(
             (name, float(value)) for name, value in sorted(values.items())))])

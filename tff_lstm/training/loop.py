@@ -195,16 +195,23 @@ def run_experiment(
         metrics_managers=managers)
   finally:
     show.close()
+  steps = progress.FinalSteps(
+      bar=progress.progress_enabled(config.progress_bar))
   if latest_checkpoint_round(exp_dir) < config.total_rounds:
     # Keep the final model even when total_rounds is off the checkpoint cadence.
-    event_loop.run(checkpoints.save(state, config.total_rounds))
+    with steps.step(f'saving the checkpoint of round {config.total_rounds}'):
+      event_loop.run(checkpoints.save(state, config.total_rounds))
+  full_test = evaluation.pooled_test_dataset(task)
   final_eval = evaluation.build_evaluation_fn(
-      task, process.get_model_weights, evaluation.pooled_test_dataset(task),
-      prefix='final_test')
+      task, process.get_model_weights, full_test, prefix='final_test',
+      callbacks=[steps.evaluation_callback(
+          'evaluating the final model on the full test split', full_test)])
   final = final_eval(state)
   if config.personalization_clients > 0:
-    final['personalization'] = _personalization_eval(task, process, state,
-                                                     config)
+    with steps.step('personalization evaluation on '
+                    f'{config.personalization_clients} test clients'):
+      final['personalization'] = _personalization_eval(task, process, state,
+                                                       config)
   final['rounds'] = config.total_rounds
   if round_metrics_fn is not None:
     final.update(round_metrics_fn(config.total_rounds))

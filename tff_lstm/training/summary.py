@@ -1,22 +1,21 @@
-"""One markdown table of finished experiment dirs: the results/ tables.
+"""One markdown table of finished runs: the results/ tables.
 
 Reads only metrics.csv and final_metrics.json (federated and centralized runs
-alike), so every number in a results table comes from a run's own outputs.
-No TensorFlow: quick.
+alike, from experiment dirs or their recorded copies in results/), so every
+number in a results table comes from a run's own outputs. The table follows
+one metric, the test accuracy unless told otherwise (a forecasting run's
+mean_absolute_error, say). No TensorFlow: quick.
 """
 
-import csv
-import json
 import math
-import os
 import statistics
 from collections.abc import Sequence
 from typing import Any, Optional
 
+from tff_lstm.training import metrics_files
 from tff_lstm.training import plotting
 
-# outputs.FINAL_METRICS_JSON, without importing TFF for it (as plotting does).
-FINAL_METRICS_JSON = 'final_metrics.json'
+FINAL_METRICS_JSON = metrics_files.FINAL_METRICS_JSON
 ROUND_SECONDS = 'training_time_in_seconds'
 EVAL_SECONDS = 'evaluation/evaluation_time_in_seconds'
 EPSILON = 'privacy/epsilon'
@@ -24,38 +23,48 @@ EPSILON = 'privacy/epsilon'
 BYTES_SUFFIXES = ('/client_to_server_bytes', '/uncompressed_bytes')
 
 
-def _rows(exp_dir: str) -> list[dict[str, str]]:
-  path = os.path.join(exp_dir, plotting.METRICS_CSV)
-  if not os.path.isfile(path):
-    raise plotting.PlotDataError(f'{exp_dir}: no {plotting.METRICS_CSV}.')
-  with open(path, newline='') as f:
-    rows = list(csv.DictReader(f))
-  return sorted(rows, key=lambda row: int(row[plotting.ROUND_KEY]))
+_TEST_PREFIX = 'evaluation/test/'
+
+
+def _heading(metric: str) -> str:
+  """'evaluation/test/accuracy' -> 'test acc', as the tables have it."""
+  return plotting.metric_label(metric).replace('accuracy', 'acc')
+
+
+def lower_is_better(metric: str) -> bool:
+  """Losses and errors fall as a model learns; accuracies rise."""
+  name = metric.rsplit('/', 1)[-1]
+  return 'loss' in name or 'error' in name
 
 
 def _number(text: Optional[str]) -> float:
-  return float(text) if text else math.nan
+  return metrics_files.number(text)
 
 
-def _accuracy_at(rows, round_num: int) -> float:
+def _metric_at(rows, metric: str, round_num: int) -> float:
   for row in rows:
     if int(row[plotting.ROUND_KEY]) == round_num:
-      return _number(row.get(plotting.ACCURACY))
+      return _number(row.get(metric))
   return math.nan
 
 
-def _first_round_reaching(rows, target: Optional[float]) -> float:
-  """The first evaluated round whose test accuracy is >= target (nan: never)."""
+def _first_round_reaching(rows, metric: str, target: Optional[float]) -> float:
+  """The first evaluated round whose metric reaches target (nan: never).
+
+  Reaching is >= for accuracies, <= for losses and errors.
+  """
   if target is None:
     return math.nan
+  below = lower_is_better(metric)
   for row in rows:
-    if _number(row.get(plotting.ACCURACY)) >= target:
+    value = _number(row.get(metric))
+    if (value <= target) if below else (value >= target):
       return float(row[plotting.ROUND_KEY])
   return math.nan
 
 
-def _mean_accuracy_over_last(rows, num_rounds: Optional[int]) -> float:
-  """Mean test accuracy of the evaluations in the run's last `num_rounds` rounds.
+def _mean_over_last(rows, metric: str, num_rounds: Optional[int]) -> float:
+  """Mean of the metric's evaluations in the run's last `num_rounds` rounds.
 
   Reddi et al. 2021 report this average (last 100 rounds) rather than one
   evaluation, which smooths round-to-round noise. A run shorter than the
@@ -66,9 +75,9 @@ def _mean_accuracy_over_last(rows, num_rounds: Optional[int]) -> float:
   last = int(rows[-1][plotting.ROUND_KEY])
   if last < num_rounds:
     return math.nan
-  values = [_number(row.get(plotting.ACCURACY)) for row in rows
+  values = [_number(row.get(metric)) for row in rows
             if int(row[plotting.ROUND_KEY]) > last - num_rounds
-            and row.get(plotting.ACCURACY)]
+            and row.get(metric)]
   return statistics.mean(values) if values else math.nan
 
 
@@ -97,23 +106,25 @@ def _examples_seen(rows) -> float:
 
 def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
                   label: Optional[str] = None,
-                  target_accuracy: Optional[float] = None,
-                  mean_last_rounds: Optional[int] = None) -> dict[str, Any]:
-  """The figures one results-table row shows for `exp_dir`.
+                  target: Optional[float] = None,
+                  mean_last_rounds: Optional[int] = None,
+                  metric: str = plotting.ACCURACY) -> dict[str, Any]:
+  """The figures one results-table row shows for a run.
 
-  `target_accuracy`: also the first evaluated round reaching it (e.g. 0.54,
-  McMahan et al. 2017's Shakespeare target). `mean_last_rounds`: also the
-  mean test accuracy over the evaluations of the last that many rounds.
-  A final evaluation of an earlier round than the run's last (a run continued
-  since) is left out: it does not describe the model the row is about.
+  `exp_dir`: an experiment dir, or a recorded NAME.metrics.csv.
+  `metric`: the metrics.csv column the row follows; a run that did not
+  record it is refused, naming the run. `target`: also the first evaluated
+  round reaching it (e.g. accuracy 0.54, McMahan et al. 2017's Shakespeare
+  target). `mean_last_rounds`: also the mean of the metric over the
+  evaluations of the last that many rounds. A final evaluation of an earlier
+  round than the run's last (a run continued since) is left out: it does not
+  describe the model the row is about.
   """
-  rows = _rows(exp_dir)
-  final_path = os.path.join(exp_dir, FINAL_METRICS_JSON)
-  final = {}
-  if os.path.isfile(final_path):
-    with open(final_path) as f:
-      final = json.load(f)
-  last_round = max(int(row[plotting.ROUND_KEY]) for row in rows) if rows else 0
+  files = metrics_files.locate(exp_dir)
+  rows = metrics_files.read_rows(files)
+  metrics_files.require_metric(rows, files, metric)
+  final = metrics_files.read_json(files.final_metrics_json) or {}
+  last_round = metrics_files.last_round(rows)
   if final.get('rounds', last_round) != last_round:
     final = {}
   seconds = [_number(row.get(ROUND_SECONDS)) for row in rows
@@ -123,26 +134,30 @@ def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
   # Columns counted in federated rounds mean nothing for a centralized run,
   # whose "round" is an evaluation point (e.g. every 1,000 steps).
   federated = not _is_centralized(rows)
+  final_test = final.get('final_test', {})
   return {
-      'label': label or os.path.basename(os.path.normpath(exp_dir)),
+      'label': label or files.name,
+      'metric': metric,
       'rounds': last_round,
       'examples_seen': _examples_seen(rows),
-      'accuracy_at': {r: _accuracy_at(rows, r) if federated else math.nan
-                      for r in at_rounds},
-      'final_accuracy': final.get('final_test', {}).get('accuracy', math.nan),
-      'final_loss': final.get('final_test', {}).get('loss', math.nan),
+      'metric_at': {r: _metric_at(rows, metric, r) if federated else math.nan
+                    for r in at_rounds},
+      # The full-split evaluation has the test metrics only.
+      'final_metric': (final_test.get(metric.rsplit('/', 1)[-1], math.nan)
+                       if metric.startswith(_TEST_PREFIX) else math.nan),
+      'final_loss': final_test.get('loss', math.nan),
       'median_round_s': statistics.median(seconds) if seconds else math.nan,
       'training_s': sum(seconds) if seconds else math.nan,
       # Training plus periodic evaluation (checkpointing and start-up excluded).
       'wall_s': (sum(seconds) if seconds else math.nan) + (
           0.0 if math.isnan(eval_seconds) else eval_seconds),
-      'target_accuracy': target_accuracy,
+      'target': target,
       'federated': federated,
-      'rounds_to_target': (_first_round_reaching(rows, target_accuracy)
+      'rounds_to_target': (_first_round_reaching(rows, metric, target)
                            if federated else math.nan),
       'mean_last_rounds': mean_last_rounds,
-      'mean_accuracy_last': (_mean_accuracy_over_last(rows, mean_last_rounds)
-                             if federated else math.nan),
+      'mean_metric_last': (_mean_over_last(rows, metric, mean_last_rounds)
+                           if federated else math.nan),
       'epsilon': epsilons[-1] if epsilons else math.nan,
       'bytes_after': _column_sum(rows, BYTES_SUFFIXES[0]),
       'bytes_before': _column_sum(rows, BYTES_SUFFIXES[1]),
@@ -160,26 +175,32 @@ def markdown_table(summaries: Sequence[dict[str, Any]],
              ('rounds', lambda s: str(s['rounds'])
               if s.get('federated', True) else '–'),
              ('examples seen', lambda s: _cell(s['examples_seen'], ',.0f'))]
-  columns += [(f'test acc @{r}',
-               lambda s, r=r: _cell(s['accuracy_at'].get(r, math.nan), '.4f'))
+  metric = next((s['metric'] for s in summaries), plotting.ACCURACY)
+  name = _heading(metric)
+  columns += [(f'{name} @{r}',
+               lambda s, r=r: _cell(s['metric_at'].get(r, math.nan), '.4f'))
               for r in at_rounds]
   window = next((s.get('mean_last_rounds') for s in summaries
                  if s.get('mean_last_rounds')), None)
   if window:
-    columns.append((f'mean test acc, last {window} rounds',
-                    lambda s: _cell(s['mean_accuracy_last'], '.4f')))
-  columns += [('final test acc (full split)',
-               lambda s: _cell(s['final_accuracy'], '.4f')),
-              ('final test loss', lambda s: _cell(s['final_loss'], '.4f')),
+    columns.append((f'mean {name}, last {window} rounds',
+                    lambda s: _cell(s['mean_metric_last'], '.4f')))
+  if metric.startswith(_TEST_PREFIX) and not metric.endswith('/loss'):
+    columns.append((f'final {name} (full split)',
+                    lambda s: _cell(s['final_metric'], '.4f')))
+  columns += [('final test loss', lambda s: _cell(s['final_loss'], '.4f')),
               ('median s/round', lambda s: _cell(s['median_round_s'], '.2f')
                if s.get('federated', True) else '–'),
               ('training h', lambda s: _cell(s['training_s'] / 3600, '.2f'))]
-  target = next((s['target_accuracy'] for s in summaries
-                 if s['target_accuracy'] is not None), None)
+  target = next((s['target'] for s in summaries
+                 if s['target'] is not None), None)
   if target is not None:
     columns.append(('training + eval h',
                     lambda s: _cell(s['wall_s'] / 3600, '.2f')))
-    columns.append((f'rounds to {target:.0%}', lambda s: (
+    reach = (f'rounds to {target:.0%}' if metric == plotting.ACCURACY
+             else f'rounds to {name} '
+             f'{"≤" if lower_is_better(metric) else "≥"} {target:g}')
+    columns.append((reach, lambda s: (
         '–' if not s.get('federated', True)
         else 'not reached' if math.isnan(s['rounds_to_target'])
         else f"{s['rounds_to_target']:.0f}")))
