@@ -57,7 +57,7 @@ bench-memory: data
 	$(VPY) benchmarks/worker_memory.py $(MEMORY_ARGS)
 
 workers: setup
-	$(VPY) experiments/run_worker.py --num_workers=$(N)
+	$(VPY) experiments/run_worker.py --num_workers=$(N) --plaintext_loopback
 
 clean-venv:
 	rm -rf $(VENV)

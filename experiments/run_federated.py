@@ -14,6 +14,7 @@ import sys
 
 from tff_lstm import runtime  # first: quiets TensorFlow before it is imported
 from tff_lstm import remote_runtime
+from tff_lstm import worker_certificates
 
 # pylint: disable=g-bad-import-order
 from absl import app
@@ -90,6 +91,19 @@ _WORKER_ADDRESSES = flags.DEFINE_string(
     'worker_addresses', None, 'host:port,host:port of TFF workers started '
     'with experiments/run_worker.py (see docs/distributed.md); each round\'s '
     'clients are split across them. Unset: one local worker of our own.')
+_WORKER_TLS_DIR = flags.DEFINE_string(
+    'worker_tls_dir', None, 'Folder with ca.pem, controller.pem and '
+    'controller.key (experiments/make_worker_certificates.py): mutual TLS to '
+    'the --worker_addresses, needed for any that is not on this machine.')
+_WORKER_TIMEOUT_S = flags.DEFINE_float(
+    'worker_timeout_s', remote_runtime.CALL_TIMEOUT_S, 'A worker that stops '
+    'answering mid-call (stopped, or its host unreachable) fails the round '
+    'within this many seconds.')
+_ALLOW_EXPOSED_WORKER = flags.DEFINE_bool(
+    'allow_exposed_worker', False, 'Where this machine cannot give our local '
+    'TFF worker a network namespace of its own, run it anyway, listening on '
+    'every interface (anyone who can reach this machine could run code as '
+    'you while it runs). Default: refuse.')
 _VERBOSE = flags.DEFINE_bool('verbose', False,
                              'Show TF/TFF INFO logs and the worker\'s output.')
 
@@ -208,19 +222,45 @@ def _prepare():
   worker_addresses = (
       remote_runtime.parse_addresses(_WORKER_ADDRESSES.value)
       if _WORKER_ADDRESSES.value is not None else None)
+  _check_worker_security(worker_addresses)
   hparams = {**_hparams(), 'resolved_client_parallelism': parallelism,
              outputs.DATA_IDENTITY_KEY: dict(task.data_identity)}
   return task, process, privacy_fn, worker_addresses, hparams, parallelism
+
+
+def _worker_tls():
+  if _WORKER_TLS_DIR.value is None:
+    return None
+  return worker_certificates.controller_paths(_WORKER_TLS_DIR.value)
+
+
+def _check_worker_security(worker_addresses) -> None:
+  """Refuses plaintext to other hosts and TLS flags without workers."""
+  if worker_addresses is None:
+    if _WORKER_TLS_DIR.value is not None:
+      raise ValueError('--worker_tls_dir is for --worker_addresses; our own '
+                       'local worker is reached over a private socket.')
+    return
+  tls = _worker_tls()  # FileNotFoundError names a missing file
+  exposed = [a for a in worker_addresses
+             if not remote_runtime.is_loopback_address(a)]
+  if tls is None and exposed:
+    raise ValueError(
+        f'--worker_addresses: {", ".join(exposed)} is not on this machine; '
+        'give --worker_tls_dir (mutual TLS, see docs/distributed.md).')
 
 
 def _train(task, process, exp_dir, config, privacy_fn, worker_addresses):
   """Runs the rounds; returns the exit code and the final metrics (or None)."""
   try:
     if worker_addresses:
-      federated = remote_runtime.remote_runtime(worker_addresses)
+      federated = remote_runtime.remote_runtime(
+          worker_addresses, tls=_worker_tls(),
+          call_timeout_s=_WORKER_TIMEOUT_S.value)
     else:
       federated = runtime.federated_runtime(
-          runtime.WorkerSettings(verbose=_VERBOSE.value))
+          runtime.WorkerSettings(verbose=_VERBOSE.value,
+                                 allow_exposed=_ALLOW_EXPOSED_WORKER.value))
     with federated:
       return 0, loop.run_experiment(
           task, process, exp_dir, config, round_metrics_fn=privacy_fn)

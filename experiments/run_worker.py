@@ -1,12 +1,20 @@
 """Serves TFF executor workers for run_federated.py --worker_addresses.
 
-Two local workers on free ports; prints `worker_addresses=...` once they answer:
+Two workers on free loopback ports, for a controller on this machine, in
+plaintext; prints `worker_addresses=...` once they answer:
 
-  .venv/bin/python experiments/run_worker.py --num_workers=2
+  .venv/bin/python experiments/run_worker.py --num_workers=2 --plaintext_loopback
 
-One worker per host for a multi-host run, on a fixed port:
+One worker per host for a multi-host run, on a fixed port, reachable only with
+mutual TLS (certificates: experiments/make_worker_certificates.py):
 
-  .venv/bin/python experiments/run_worker.py --host=0.0.0.0 --port=8000
+  .venv/bin/python experiments/run_worker.py --host=0.0.0.0 --port=8000 \
+      --tls_dir=certs
+
+TFF's worker itself runs in a network namespace of its own and is reached only
+through this process's listener (tff_lstm/worker_sandbox.py): nothing answers
+on the port without a certificate from our CA, or, in plaintext mode, from
+another host at all.
 
 Runs until SIGINT/SIGTERM, then stops its workers; they also die with it when
 it is killed (see tff_lstm/runtime.py). A worker that exits on its own ends
@@ -29,9 +37,12 @@ import signal
 import socket
 import sys
 import threading
+from typing import Optional
 
 from absl import app
 from absl import flags
+
+from tff_lstm import worker_certificates
 
 _NUM_WORKERS = flags.DEFINE_integer(
     'num_workers', 1, 'Workers to start (unless --port is given).')
@@ -41,9 +52,19 @@ _PORT = flags.DEFINE_list(
     'port', [], 'Explicit ports, one worker each (overrides --num_workers and '
     '--base_port).')
 _HOST = flags.DEFINE_string(
-    'host', '127.0.0.1', 'Host written into worker_addresses. The worker '
-    'itself always listens on every interface (worker_binary has no bind '
-    'address flag); 0.0.0.0 writes this machine\'s host name.')
+    'host', '127.0.0.1', 'Address to listen on, and the host written into '
+    'worker_addresses (0.0.0.0: every interface, written as this machine\'s '
+    'host name). Anything but loopback needs --tls_dir.')
+_TLS_DIR = flags.DEFINE_string(
+    'tls_dir', None, 'Folder with ca.pem, worker.pem and worker.key '
+    '(experiments/make_worker_certificates.py): mutual TLS, accepting only '
+    'controllers whose certificate the CA signed.')
+_PLAINTEXT_LOOPBACK = flags.DEFINE_bool(
+    'plaintext_loopback', False, 'Serve without TLS, on a loopback --host '
+    'only: for a controller on this machine.')
+_ALLOW_EXPOSED = flags.DEFINE_bool(
+    'allow_exposed_worker', False, 'Where this machine cannot give the worker '
+    'a network namespace of its own, run it on every interface anyway.')
 _MAX_CONCURRENT_CALLS = flags.DEFINE_integer(
     'max_concurrent_computation_calls', -1, 'Per worker: parallel calls of '
     'one computation, e.g. client updates (<= 0: unlimited).')
@@ -81,12 +102,13 @@ def _ports() -> list[int]:
   return ports
 
 
-def _check_free(port: int) -> None:
-  """A clear error for a taken port (the worker would only log gRPC's)."""
-  with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+def _check_free(host: str, port: int) -> None:
+  """A clear error for a taken port (the worker would only log it)."""
+  family = socket.AF_INET6 if ':' in host else socket.AF_INET
+  with socket.socket(family, socket.SOCK_STREAM) as probe:
     probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-      probe.bind(('', port))
+      probe.bind((host, port))
     except OSError as e:
       raise runtime.WorkerError(
           f'Port {port} is not free ({e.strerror}); choose another with '
@@ -98,8 +120,31 @@ def _advertised_host() -> str:
       _HOST.value)
 
 
+def _tls() -> Optional[runtime.TlsFiles]:
+  """The worker's TLS files, or None for plaintext; raises on a bad choice."""
+  from tff_lstm import worker_sandbox  # pylint: disable=g-import-not-at-top
+  if _TLS_DIR.value is not None:
+    if _PLAINTEXT_LOOPBACK.value:
+      raise ValueError('Give --tls_dir or --plaintext_loopback, not both.')
+    paths = worker_certificates.worker_paths(_TLS_DIR.value)
+    return runtime.TlsFiles(cert=paths.cert, key=paths.key,
+                            client_ca=paths.ca)
+  if not _PLAINTEXT_LOOPBACK.value:
+    raise ValueError(
+        'A worker runs any graph its controller sends: give --tls_dir (mutual '
+        'TLS; make the certificates with experiments/'
+        'make_worker_certificates.py), or --plaintext_loopback for a '
+        'controller on this machine.')
+  if not worker_sandbox.is_loopback(_HOST.value):
+    raise ValueError(f'--plaintext_loopback serves loopback only, not '
+                     f'--host={_HOST.value}; give --tls_dir to serve other '
+                     'hosts.')
+  return None
+
+
 def serve(ports: list[int], settings: runtime.WorkerSettings,
-          stop: threading.Event) -> int:
+          stop: threading.Event, tls: Optional[runtime.TlsFiles] = None,
+          host: str = '127.0.0.1') -> int:
   """Starts a worker per port, prints their addresses, serves until `stop`.
 
   Returns:
@@ -109,8 +154,9 @@ def serve(ports: list[int], settings: runtime.WorkerSettings,
   try:
     for port in ports:
       if port:
-        _check_free(port)
-      worker = runtime.LocalWorker(settings, port=port or None)
+        _check_free(host, port)
+      worker = runtime.LocalWorker(settings, port=port or None, tcp=True,
+                                   host=host, tls=tls)
       workers.append(worker)
       worker.stub()  # starts it and waits until it answers
     host = _advertised_host()
@@ -136,7 +182,8 @@ def main(argv):
   runtime.quiet_logging(_VERBOSE.value)
   try:
     ports = _ports()
-  except ValueError as e:
+    tls = _tls()
+  except (ValueError, FileNotFoundError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
   stop = threading.Event()
@@ -147,10 +194,11 @@ def main(argv):
       inter_op_threads=_INTER_OP_THREADS.value,
       max_concurrent_computation_calls=_MAX_CONCURRENT_CALLS.value,
       verbose=_VERBOSE.value,
+      allow_exposed=_ALLOW_EXPOSED.value,
       extra_env=((('TF_CPP_MIN_LOG_LEVEL', _USER_TF_LOG_LEVEL),)
                  if _VERBOSE.value else ()))
   try:
-    return serve(ports, settings, stop)
+    return serve(ports, settings, stop, tls=tls, host=_HOST.value)
   except runtime.WorkerError as e:
     print(f'error: {e}', file=sys.stderr)
     return 1

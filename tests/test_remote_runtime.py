@@ -22,10 +22,11 @@ from tff_lstm.tasks import model_config
 from tff_lstm.tasks import shakespeare_char
 
 
-def _start_workers(count: int, started: list) -> list[runtime.LocalWorker]:
+def _start_workers(count: int, started: list,
+                   tls=None) -> list[runtime.LocalWorker]:
   workers = []
   for _ in range(count):
-    worker = runtime.LocalWorker(runtime.WorkerSettings())
+    worker = runtime.LocalWorker(runtime.WorkerSettings(), tcp=True, tls=tls)
     started.append(worker)
     worker.stub()
     workers.append(worker)
@@ -50,6 +51,22 @@ def two_workers():
   started = []
   try:
     yield _start_workers(2, started)
+  finally:
+    _stop_all(started)
+
+
+@pytest.fixture(scope='module')
+def tls_workers(tmp_path_factory):
+  """Two mutual-TLS workers and the controller's certificate files."""
+  from tff_lstm import worker_certificates  # pylint: disable=g-import-not-at-top
+  directory = str(tmp_path_factory.mktemp('certs'))
+  worker_certificates.make_certificates(directory, ['127.0.0.1'])
+  paths = worker_certificates.worker_paths(directory)
+  started = []
+  try:
+    yield (_start_workers(2, started, runtime.TlsFiles(
+        cert=paths.cert, key=paths.key, client_ca=paths.ca)),
+           worker_certificates.controller_paths(directory))
   finally:
     _stop_all(started)
 
@@ -90,9 +107,14 @@ def test_federated_sum_over_two_workers(federated_runtime, two_workers):
   assert _current_context() is before
 
 
+@pytest.mark.parametrize('channel', ['plaintext_loopback', 'mutual_tls'])
 def test_fedavg_on_two_workers_matches_in_process(
-    federated_runtime, two_workers, macbeth_client_data, monkeypatch):
+    federated_runtime, request, macbeth_client_data, monkeypatch, channel):
   del federated_runtime  # the in-process run uses it
+  if channel == 'mutual_tls':
+    two_workers, tls = request.getfixturevalue('tls_workers')
+  else:
+    two_workers, tls = request.getfixturevalue('two_workers'), None
   train_data = macbeth_client_data[0]
   task = shakespeare_char.create_task(
       tff.simulation.baselines.ClientSpec(
@@ -119,7 +141,7 @@ def test_fedavg_on_two_workers_matches_in_process(
     return create_call(stub, request)
 
   monkeypatch.setattr(stub_class, 'create_call', counting_create_call)
-  with remote_runtime.remote_runtime(_addresses(two_workers)):
+  with remote_runtime.remote_runtime(_addresses(two_workers), tls=tls):
     weights, metrics = _train(process, clients, rounds=2)
 
   assert set(calls) == set(_addresses(two_workers))  # both did client work
@@ -161,6 +183,34 @@ def test_worker_dying_mid_run_fails_the_round_naming_it(start_workers):
                        'stopped answering'):
       _federated_sum([1.0, 2.0, 3.0])
     assert time.monotonic() - started < 10
+
+
+def test_a_stopped_worker_fails_the_round_within_the_timeout(start_workers):
+  """SIGSTOP keeps its connection open but answers nothing, as a hung or
+  vanished host would: the call fails once a heartbeat goes unanswered."""
+  workers = start_workers(2)
+  addresses = _addresses(workers)
+  inner = process_utils.descendants(workers[1].pid)  # its worker_binary
+  assert inner
+  with remote_runtime.remote_runtime(addresses, call_timeout_s=4):
+    assert _federated_sum([1.0, 2.0]) == pytest.approx(3.0)
+    for pid in inner:
+      os.kill(pid, signal.SIGSTOP)
+    try:
+      started = time.monotonic()
+      with pytest.raises(runtime.WorkerError,
+                         match=f'TFF worker at {re.escape(addresses[1])} '
+                         'stopped answering: a call was in flight'):
+        _federated_sum([1.0, 2.0, 3.0])
+      assert time.monotonic() - started < 4 + 3
+    finally:
+      for pid in inner:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_plaintext_to_another_host_is_refused():
+  with pytest.raises(ValueError, match='is not on this machine'):
+    remote_runtime.RemoteRuntime(['10.1.2.3:8000'])
 
 
 def test_restarted_worker_is_used_again(start_workers):

@@ -1,7 +1,9 @@
 """The TFF worker started by tff_lstm.runtime never outlives its parent."""
 
+import ipaddress
 import os
 import signal
+import stat
 import subprocess
 import sys
 
@@ -62,10 +64,13 @@ def test_worker_stops_when_process_is_signalled(start_child, sig):
   worker_pid = int(_read_until(child, 'worker_pid='))
   _read_until(child, 'waiting=')
   assert process_utils.is_running(worker_pid)
+  inner = process_utils.descendants(worker_pid)  # the sandboxed worker_binary
+  assert inner
   child.send_signal(sig)
   child.wait(timeout=60)
-  assert process_utils.wait_gone(worker_pid), (
-      f'worker {worker_pid} outlived a parent ended by {sig.name}')
+  for pid in [worker_pid, *inner]:
+    assert process_utils.wait_gone(pid), (
+        f'worker process {pid} outlived a parent ended by {sig.name}')
 
 
 def test_worker_output_never_reaches_our_stdout(start_child):
@@ -95,3 +100,33 @@ def test_worker_threads_from_our_environment_or_settings(monkeypatch):
                                inter_op_threads=7).environment()
   assert (env['TF_NUM_INTRAOP_THREADS'], env['TF_NUM_INTEROP_THREADS']) == (
       '2', '7')
+
+
+def _is_loopback(address: str) -> bool:
+  return ipaddress.ip_address(address).is_loopback
+
+
+def test_the_worker_listens_nowhere_another_host_can_reach(federated_runtime):
+  """Every listening socket of our worker's process tree is on loopback or
+  inside a network namespace of its own; the worker itself is in one."""
+  tree = [federated_runtime.pid, *process_utils.descendants(
+      federated_runtime.pid)]
+  sockets = {pid: process_utils.listening_sockets(pid) for pid in tree}
+  assert any(not own for found in sockets.values()
+             for _, _, own in found), sockets  # worker_binary, namespaced
+  for pid, found in sockets.items():
+    for address, port, own in found:
+      assert not own or _is_loopback(address), (
+          f'{pid} listens on {address}:{port} in our namespace')
+
+
+def test_the_worker_socket_is_private(federated_runtime):
+  del federated_runtime
+  from tff_lstm import runtime  # pylint: disable=g-import-not-at-top
+  worker = runtime.active_worker()
+  # pylint: disable=protected-access
+  directory = worker._socket_dir
+  # pylint: enable=protected-access
+  assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+  assert stat.S_IMODE(os.stat(os.path.join(directory, 'worker.sock'))
+                      .st_mode) == 0o600

@@ -1,4 +1,4 @@
-"""Runs TFF computations on executor workers on other hosts (issue #7).
+"""Runs TFF computations on executor workers on other hosts.
 
 Each worker is TFF's C++ executor service (`experiments/run_worker.py` starts
 it). TFF 0.87 has no composing executor: its mergeable-computation context
@@ -12,7 +12,12 @@ upgrade touches one file. It fixes what TFF leaves to the caller:
   worker on a thread instead.
 * TFF retries a lost worker's gRPC errors forever; `_WorkerStub` turns a worker
   that does not come back within seconds into a `runtime.WorkerError` naming
-  its address.
+  its address, and a call in flight to a worker that stops answering without
+  closing its connection (a stopped process, a vanished host) fails once a
+  heartbeat goes unanswered, within `call_timeout_s`.
+* TFF's channels are plaintext; with `tls` every channel is mutual TLS (our
+  certificate, and the worker's checked against our CA and the address), and
+  without it only loopback workers are accepted.
 * TFF's mergeable compiler splits rounds at plain aggregations only;
   `_mergeable_compiler` first lowers secure sums, as `runtime` does.
 """
@@ -22,7 +27,7 @@ import atexit
 from collections.abc import Sequence
 import concurrent.futures
 import contextlib
-from typing import Optional
+from typing import Any, Optional
 
 from tff_lstm import runtime  # first: quiets TensorFlow before it is imported
 
@@ -35,6 +40,9 @@ from tensorflow_federated.proto.v0 import executor_pb2_grpc
 
 CONNECT_TIMEOUT_S = 5.0
 RECONNECT_TIMEOUT_S = 5.0
+# A call in flight to a worker that stops answering fails within this: a
+# heartbeat every half of it, each given the other half to be answered.
+CALL_TIMEOUT_S = 60.0
 # Retries of one invocation's share on a worker that came back (e.g. was
 # restarted by its supervisor): TFF reruns the share from its start.
 _MAX_RETRIES = 5
@@ -59,6 +67,11 @@ def check_address(address: str) -> str:
     raise ValueError(f'Worker address {address!r} is not host:port '
                      '(e.g. 10.0.0.5:8000).')
   return address.strip()
+
+
+def is_loopback_address(address: str) -> bool:
+  from tff_lstm import worker_sandbox  # pylint: disable=g-import-not-at-top
+  return worker_sandbox.is_loopback(address.rpartition(':')[0])
 
 
 def parse_addresses(text: str) -> list[str]:
@@ -104,8 +117,9 @@ class _WorkerStub(tff.framework.RemoteExecutorStub):
   """
 
   def __init__(self, address: str, channel: grpc.Channel,
-               reconnect_timeout_s: float):
+               reconnect_timeout_s: float, call_timeout_s: float):
     self._address = address
+    self._heartbeat_s = call_timeout_s / 2
     self._grpc = executor_pb2_grpc.ExecutorGroupStub(channel)
     self.threads = concurrent.futures.ThreadPoolExecutor(
         _THREADS_PER_WORKER, thread_name_prefix=f'tff_worker_{address}')
@@ -117,10 +131,25 @@ class _WorkerStub(tff.framework.RemoteExecutorStub):
     return _ping(self._grpc, timeout_s)
 
   def _call(self, method: str, request):
-    try:
-      response = getattr(self._grpc, method)(request)
-    except grpc.RpcError as e:
-      raise self._translate(e) from e
+    future = getattr(self._grpc, method).future(request)
+    while True:
+      try:
+        response = future.result(timeout=self._heartbeat_s)
+        break
+      except grpc.FutureTimeoutError:
+        # Still computing, or gone silent: a busy worker answers a heartbeat
+        # at once (it is served beside the computation), a stopped one never.
+        if not _answers(self.ping(self._heartbeat_s)):
+          future.cancel()
+          self._lost = True
+          raise runtime.WorkerError(
+              f'TFF worker at {self._address} stopped answering: a call was '
+              f'in flight and a heartbeat went unanswered for '
+              f'{self._heartbeat_s:g} s (the worker is stopped, or its host '
+              'is unreachable); the round cannot finish without it.'
+          ) from None
+      except grpc.RpcError as e:
+        raise self._translate(e) from e
     self._failures = 0
     self._lost = False
     return response
@@ -167,13 +196,14 @@ class _WorkerStub(tff.framework.RemoteExecutorStub):
   def dispose(self, request):
     # Runs from finalizers of remote values; a lost worker holds nothing.
     try:
-      return self._grpc.Dispose(request)
+      return self._grpc.Dispose(request, timeout=self._heartbeat_s)
     except grpc.RpcError:
       logging.debug('Could not dispose values on %s.', self._address)
 
   def dispose_executor(self, request):
-    # TFF ignores gRPC errors here (a lost worker has no state to clear).
-    return self._grpc.DisposeExecutor(request)
+    # TFF ignores gRPC errors here (a lost worker has no state to clear); the
+    # deadline keeps a stopped worker from holding the round forever.
+    return self._grpc.DisposeExecutor(request, timeout=self._heartbeat_s)
 
   @property
   def is_ready(self) -> bool:
@@ -204,10 +234,19 @@ class _ConcurrentRemoteExecutor(tff.framework.RemoteExecutor):
 class _Connection:
   """A gRPC channel to one worker; `stub()` is what runtime's factory needs."""
 
-  def __init__(self, address: str, reconnect_timeout_s: float):
+  def __init__(self, address: str, reconnect_timeout_s: float,
+               call_timeout_s: float, tls: Optional[Any] = None):
     self.address = address
-    self.channel = grpc.insecure_channel(address, _CHANNEL_OPTIONS)
-    self._stub = _WorkerStub(address, self.channel, reconnect_timeout_s)
+    if tls is not None:
+      cert, key, ca = tls.read()
+      credentials = grpc.ssl_channel_credentials(
+          root_certificates=ca, private_key=key, certificate_chain=cert)
+      self.channel = grpc.secure_channel(address, credentials,
+                                         _CHANNEL_OPTIONS)
+    else:
+      self.channel = grpc.insecure_channel(address, _CHANNEL_OPTIONS)
+    self._stub = _WorkerStub(address, self.channel, reconnect_timeout_s,
+                             call_timeout_s)
 
   def stub(self) -> _WorkerStub:
     return self._stub
@@ -218,9 +257,18 @@ class _Connection:
 
 
 def _connect(addresses: Sequence[str], timeout_s: float,
-             reconnect_timeout_s: float) -> list[_Connection]:
+             reconnect_timeout_s: float, call_timeout_s: float,
+             tls) -> list[_Connection]:
   """Connects to every worker at once; names every one not answering in time."""
-  connections = [_Connection(check_address(a), reconnect_timeout_s)
+  if tls is None:
+    exposed = [a for a in addresses if not is_loopback_address(a)]
+    if exposed:
+      raise ValueError(
+          f'Worker {", ".join(exposed)} is not on this machine: give '
+          '--worker_tls_dir (mutual TLS; see docs/distributed.md) to reach '
+          'workers on other hosts.')
+  connections = [_Connection(check_address(a), reconnect_timeout_s,
+                             call_timeout_s, tls)
                  for a in addresses]
   pings = [c.stub().ping(timeout_s) for c in connections]
   dead = [c.address for c, ping in zip(connections, pings)
@@ -232,7 +280,9 @@ def _connect(addresses: Sequence[str], timeout_s: float,
         ' '.join(f'TFF worker at {a} did not answer within {timeout_s:g} s.'
                  for a in dead)
         + ' Start one there (experiments/run_worker.py --port=PORT) and '
-        'check the host, port and firewall.')
+        'check the host, port and firewall'
+        + (', and that its certificate is from the CA of --worker_tls_dir '
+           'and names that host.' if tls is not None else '.'))
   return connections
 
 
@@ -265,13 +315,22 @@ class RemoteRuntime:
 
   def __init__(self, addresses: Sequence[str], *,
                connect_timeout_s: float = CONNECT_TIMEOUT_S,
-               reconnect_timeout_s: float = RECONNECT_TIMEOUT_S):
-    """Connects to every worker; raises WorkerError naming any that is down."""
+               reconnect_timeout_s: float = RECONNECT_TIMEOUT_S,
+               call_timeout_s: float = CALL_TIMEOUT_S,
+               tls=None):
+    """Connects to every worker; raises WorkerError naming any that is down.
+
+    `tls`: a `worker_certificates.TlsPaths` of the controller (mutual TLS);
+    None accepts loopback workers only (ValueError otherwise).
+    """
     if not addresses:
       raise ValueError('No worker address given.')
+    if call_timeout_s <= 0:
+      raise ValueError(
+          f'--worker_timeout_s must be > 0, got {call_timeout_s:g}.')
     self.addresses = list(addresses)
     self._connections = _connect(addresses, connect_timeout_s,
-                                 reconnect_timeout_s)
+                                 reconnect_timeout_s, call_timeout_s, tls)
     self.context = tff.framework.MergeableCompExecutionContext(
         [_async_context(c) for c in self._connections],
         compiler_fn=_mergeable_compiler)

@@ -5,6 +5,10 @@ work. Left to itself it inherits the parent's stdout (so `... | tail` never ends
 it outlives the Python process when that process is killed. This module starts that
 worker itself, so that:
 
+* no other host can reach it: it runs in a network namespace of its own, and
+  we talk to it over a Unix socket only our user can open
+  (tff_lstm/worker_sandbox.py; a machine without namespaces refuses unless
+  the user accepts the exposure with `allow_exposed`);
 * the worker dies with us: the kernel kills it when our process dies (even by
   SIGKILL, via PR_SET_PDEATHSIG), and `atexit`/SIGTERM/SIGINT stop it cleanly;
 * its output goes to stderr (verbose) or a log file, never to our stdout;
@@ -21,6 +25,7 @@ import dataclasses
 import gc
 import logging as py_logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -90,6 +95,8 @@ class WorkerSettings:
     max_concurrent_computation_calls: passed to the worker; <= 0 is unlimited.
     verbose: worker logs go to stderr; otherwise to `log_path` (a temp file).
     extra_env: further environment variables for the worker.
+    allow_exposed: where no network namespace can be made, run the worker on
+      every interface anyway (default: refuse).
   """
 
   intra_op_threads: Optional[int] = None
@@ -97,6 +104,7 @@ class WorkerSettings:
   max_concurrent_computation_calls: int = -1
   verbose: bool = False
   extra_env: tuple[tuple[str, str], ...] = ()
+  allow_exposed: bool = False
 
   def environment(self) -> dict[str, str]:
     env = dict(os.environ)
@@ -119,13 +127,34 @@ def _die_with_parent() -> None:
   libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-class LocalWorker:
-  """A `worker_binary` process on a loopback port, owned by this process."""
+@dataclasses.dataclass(frozen=True)
+class TlsFiles:
+  """PEM files of a worker's mutual TLS: its certificate and key, and the CA
+  that signs the controllers it accepts."""
 
-  def __init__(self, settings: WorkerSettings, port: Optional[int] = None):
-    """`port`: where it serves (None: a free port, picked at each start)."""
+  cert: str
+  key: str
+  client_ca: str
+
+
+class LocalWorker:
+  """A `worker_binary` process in its own network namespace, owned by us.
+
+  We reach it over a private Unix socket. With `tcp` (or a `port`) it also
+  serves controllers on other hosts at `host:port`: with mutual TLS given
+  `tls`, else in plaintext on a loopback host only.
+  """
+
+  def __init__(self, settings: WorkerSettings, port: Optional[int] = None, *,
+               tcp: bool = False, host: str = '127.0.0.1',
+               tls: Optional[TlsFiles] = None):
+    """`port`: the TCP port to serve on (None with `tcp`: a free one)."""
     self._settings = settings
     self._requested_port = port
+    self._tcp = tcp or port is not None
+    self._host = host
+    self._tls = tls
+    self._socket_dir: Optional[str] = None
     self.port: Optional[int] = None
     self._process: Optional[subprocess.Popen] = None
     self._stub = None
@@ -146,13 +175,33 @@ class LocalWorker:
     """None while it runs (or before it starts); then its exit code."""
     return self._process.poll() if self._process else None
 
+  def _sandbox_command(self, socket_path: str) -> list[str]:
+    command = [sys.executable, '-m', 'tff_lstm.worker_sandbox',
+               f'--unix_socket={socket_path}']
+    if self._tcp:
+      host = f'[{self._host}]' if ':' in self._host else self._host
+      command.append(f'--tcp={host}:{self.port}')
+    if self._tls is not None:
+      command += [f'--tls_cert={self._tls.cert}', f'--tls_key={self._tls.key}',
+                  f'--tls_client_ca={self._tls.client_ca}']
+    if self._settings.allow_exposed:
+      command.append('--allow_exposed')
+    return command + [
+        '--', worker_binary_path(),
+        '--max_concurrent_computation_calls='
+        f'{self._settings.max_concurrent_computation_calls}']
+
   def _start(self) -> None:
     binary = worker_binary_path()
     if not os.path.isfile(binary):
       raise WorkerError(f'TFF worker binary not found at {binary}; reinstall '
                         'tensorflow-federated (make setup).')
-    port = self._requested_port or portpicker.pick_unused_port()
-    self.port = port
+    if self._tcp:
+      self.port = self._requested_port or portpicker.pick_unused_port()
+    if self._socket_dir is not None:  # of a worker that exited on its own
+      shutil.rmtree(self._socket_dir, ignore_errors=True)
+    self._socket_dir = tempfile.mkdtemp(prefix='tff_lstm_worker_')  # 0700
+    socket_path = os.path.join(self._socket_dir, 'worker.sock')
     if self._settings.verbose:
       output = sys.stderr
     else:
@@ -161,32 +210,36 @@ class LocalWorker:
       self.log_path = self._log_file.name
       output = self._log_file
     self._process = subprocess.Popen(  # pylint: disable=subprocess-popen-preexec-fn
-        [
-            worker_binary_path(),
-            f'--port={port}',
-            '--max_concurrent_computation_calls='
-            f'{self._settings.max_concurrent_computation_calls}',
-        ],
+        self._sandbox_command(socket_path),
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=output,
         env=self._settings.environment(),
         preexec_fn=_die_with_parent,
     )
-    channel = grpc.insecure_channel(f'localhost:{port}', _GRPC_OPTIONS)
+    channel = grpc.insecure_channel(f'unix:{socket_path}', _GRPC_OPTIONS)
     self._stub = tff.framework.RemoteExecutorGrpcStub(channel)
     deadline = time.monotonic() + _WORKER_START_TIMEOUT_S
     while not self._stub.is_ready:
       if self._process.poll() is not None:
-        raise WorkerError(
-            f'TFF worker exited with code {self._process.returncode} at start; '
-            f'see {self.log_path or "stderr"}.')
+        raise WorkerError(self._start_failure(self._process.returncode))
       if time.monotonic() > deadline:
         self.stop()
         raise WorkerError('TFF worker did not answer within '
                           f'{_WORKER_START_TIMEOUT_S:.0f} s.')
       time.sleep(0.05)
-    logging.info('TFF worker pid %d on port %d', self._process.pid, port)
+    logging.info('TFF worker pid %d at %s', self._process.pid, socket_path)
+
+  def _start_failure(self, code: int) -> str:
+    from tff_lstm import worker_sandbox  # pylint: disable=g-import-not-at-top
+    if code == worker_sandbox.NO_NAMESPACE_EXIT:
+      return ('this machine cannot give the TFF worker a network namespace of '
+              'its own (no user namespaces?), and without one it would accept '
+              'connections from any host that can reach this one and run any '
+              'graph they send. Pass --allow_exposed_worker to accept that '
+              f'risk; details in {self.log_path or "stderr"}.')
+    return (f'TFF worker exited with code {code} at start; see '
+            f'{self.log_path or "stderr"}.')
 
   def stub(self):
     """Returns a ready stub, (re)starting the worker if it is not running."""
@@ -213,6 +266,9 @@ class LocalWorker:
       except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    if self._socket_dir is not None:
+      shutil.rmtree(self._socket_dir, ignore_errors=True)
+      self._socket_dir = None
     if self._log_file is not None:
       self._log_file.close()
       if self.log_path and os.path.getsize(self.log_path) == 0:

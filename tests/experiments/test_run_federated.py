@@ -287,7 +287,8 @@ def test_resumes_across_runtimes_refuses_fewer_rounds_and_skips_damage(
   assert local.returncode == 0, local.stderr[-3000:]
   assert 'client parallelism: vectorized' in local.stdout
   workers = subprocess.Popen(
-      [sys.executable, _WORKER_BINARY, '--num_workers=2'],
+      [sys.executable, _WORKER_BINARY, '--num_workers=2',
+       '--plaintext_loopback'],
       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
   try:
     addresses = next(line.strip().split('=', 1)[1] for line in workers.stdout

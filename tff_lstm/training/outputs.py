@@ -52,7 +52,9 @@ RESUMABLE_CHANGES = frozenset({
     'clients_per_eval', 'personalization_clients',
     'personalization_epochs', 'personalization_learning_rate',
     # Where the rounds run and where the files are.
-    'worker_addresses', 'client_parallelism', 'resolved_client_parallelism',
+    'worker_addresses', 'worker_tls_dir', 'worker_timeout_s',
+    'allow_exposed_worker', 'client_parallelism',
+    'resolved_client_parallelism',
     'root_output_dir', 'experiment_name',
     # Reporting.
     'progress_bar', 'verbose',
