@@ -32,8 +32,11 @@ run: data
 	$(VPY) experiments/run_federated.py \
 	  --experiment_name=make_run_$$(date +%Y%m%d_%H%M%S) $(RUN_ARGS)
 
+# Two pytest processes (pytest-xdist): most tests wait on TFF tracing or a
+# subprocess's start more than on the cores. TEST_JOBS=0 runs in one process.
+TEST_JOBS ?= 2
 test: data
-	$(VPY) -m pytest $(TEST_ARGS)
+	$(VPY) -m pytest -n $(TEST_JOBS) --dist load $(TEST_ARGS)
 
 # The PyTorch peer's own venv (nothing of ours depends on torch).
 TORCH_VENV := benchmarks/.venv-torch

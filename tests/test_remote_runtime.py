@@ -202,7 +202,9 @@ def test_a_stopped_worker_fails_the_round_within_the_timeout(start_workers):
                          match=f'TFF worker at {re.escape(addresses[1])} '
                          'stopped answering: a call was in flight'):
         _federated_sum([1.0, 2.0, 3.0])
-      assert time.monotonic() - started < 4 + 3
+      # At most a heartbeat's wait and its answer's (4 s), plus slack for a
+      # loaded machine; without heartbeats the call never returns.
+      assert time.monotonic() - started < 4 + 10
     finally:
       for pid in inner:
         os.kill(pid, signal.SIGCONT)
