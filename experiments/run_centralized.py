@@ -25,6 +25,7 @@ from tff_lstm.tasks import task_flags
 from tff_lstm.training import centralized
 from tff_lstm.training import experiment_lock
 from tff_lstm.training import outputs
+from tff_lstm.training import recorded_flags
 
 # Task and model: the flags of run_federated.py, meaning the same.
 task_flags.define_task_flags()
@@ -62,7 +63,7 @@ _CLIENTS_PER_EVAL = flags.DEFINE_integer(
 _DATA_SEED = flags.DEFINE_integer(
     'data_seed', 0, 'Seed of the example order and of the periodic-eval '
     'clients (the value of a federated run\'s --client_datasets_random_seed '
-    'picks the same test clients).')
+    'picks the same test clients).', **task_flags.SEED_BOUNDS)
 
 # Outputs and runtime.
 _ROOT_OUTPUT_DIR = flags.DEFINE_string('root_output_dir', 'runs',
@@ -115,9 +116,15 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   runtime.quiet_logging(_VERBOSE.value)
   try:
-    config = _config()
     exp_dir = outputs.experiment_dir(_ROOT_OUTPUT_DIR.value,
                                      _EXPERIMENT_NAME.value)
+    # A resumed run's recorded flags for those the command leaves out.
+    adopted = recorded_flags.adopt(
+        FLAGS, [f.name for f in FLAGS.get_key_flags_for_module(sys.argv[0])],
+        outputs.read_hparams(exp_dir), exp_dir)
+    if adopted:
+      print(recorded_flags.describe(adopted), flush=True)
+    config = _config()
     task = task_flags.create_task_from_flags(centralized.WINDOW_SPEC)
     windows = centralized.pool_train_windows(task)
     budget = centralized.resolve_budget(config, windows.num_examples)

@@ -28,10 +28,12 @@ from tff_lstm.algorithms import flags as algorithm_flags
 from tff_lstm.algorithms import learning_process
 from tff_lstm.data import sql_writer
 from tff_lstm.tasks import task_flags
+from tff_lstm.tasks import training_defaults
 from tff_lstm.training import checkpoint_integrity
 from tff_lstm.training import experiment_lock
 from tff_lstm.training import loop
 from tff_lstm.training import outputs
+from tff_lstm.training import recorded_flags
 
 # Task and model (shared with run_centralized.py).
 task_flags.define_task_flags()
@@ -68,8 +70,11 @@ _ROUNDS_PER_WORKER_RESTART = flags.DEFINE_integer(
     'rounds_per_worker_restart', 100,
     'Start a fresh local TFF worker every this many rounds (0: never); bounds '
     'the memory the worker accumulates over long runs.')
-_SEED = flags.DEFINE_integer('client_datasets_random_seed', 0,
-                             'Seed of client sampling (same seed, same clients).')
+_SEED = flags.DEFINE_integer(
+    'client_datasets_random_seed', 0, 'Seed of the rounds\' data: which '
+    'clients each round samples, each client\'s shuffle in each round '
+    '(hashed with the round and client id), and the periodic-eval and '
+    'personalization test clients.', **task_flags.SEED_BOUNDS)
 
 _PERSONALIZATION_CLIENTS = flags.DEFINE_integer(
     'personalization_clients', 0, 'After training, fine-tune the final model '
@@ -113,6 +118,8 @@ flags.adopt_module_key_flags(aggregation_flags)
 
 flags.mark_flag_as_required('experiment_name')
 FLAGS = flags.FLAGS
+for _name in training_defaults.FLAGS_WITH_TASK_DEFAULTS:
+  FLAGS[_name].help += training_defaults.help_suffix(_name)
 
 
 def _hparams() -> dict:
@@ -123,6 +130,22 @@ def _hparams() -> dict:
 def _hparam_defaults() -> dict:
   return {f.name: f.default
           for f in FLAGS.get_key_flags_for_module(sys.argv[0])}
+
+
+def _fill_unset_flags(exp_dir: str) -> None:
+  """Flags the command leaves out: a resumed run's recorded values
+  (tff_lstm/training/recorded_flags.py), else the task's defaults
+  (tff_lstm/tasks/training_defaults.py); each says what it supplied."""
+  record = outputs.read_hparams(exp_dir)
+  if record is not None:
+    record = aggregation_flags.upgrade_record(record)
+  adopted = recorded_flags.adopt(FLAGS, _hparams(), record, exp_dir)
+  if adopted:
+    print(recorded_flags.describe(adopted), flush=True)
+  applied = training_defaults.apply(FLAGS, keep=record or {})
+  if applied:
+    print(f'--task={FLAGS.task} defaults: ' + ' '.join(
+        f'--{k}={v}' for k, v in sorted(applied.items())), flush=True)
 
 
 def _build_task():
@@ -224,7 +247,9 @@ def _prepare():
       if _WORKER_ADDRESSES.value is not None else None)
   _check_worker_security(worker_addresses)
   hparams = {**_hparams(), 'resolved_client_parallelism': parallelism,
-             outputs.DATA_IDENTITY_KEY: dict(task.data_identity)}
+             outputs.DATA_IDENTITY_KEY: dict(task.data_identity),
+             'aggregation': aggregation_config.describe_aggregation(
+                 aggregation, shared.client_weighting)}
   return task, process, privacy_fn, worker_addresses, hparams, parallelism
 
 
@@ -279,6 +304,9 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   runtime.quiet_logging(_VERBOSE.value)
   try:
+    exp_dir = outputs.experiment_dir(_ROOT_OUTPUT_DIR.value,
+                                     _EXPERIMENT_NAME.value)
+    _fill_unset_flags(exp_dir)
     config = loop.LoopConfig(
         total_rounds=_TOTAL_ROUNDS.value,
         clients_per_round=_CLIENTS_PER_ROUND.value,
@@ -292,8 +320,6 @@ def main(argv):
         personalization_epochs=_PERSONALIZATION_EPOCHS.value,
         personalization_learning_rate=_PERSONALIZATION_LR.value,
         personalization_batch_size=_CLIENT_BATCH_SIZE.value)
-    exp_dir = outputs.experiment_dir(_ROOT_OUTPUT_DIR.value,
-                                     _EXPERIMENT_NAME.value)
     (task, process, privacy_fn, worker_addresses, hparams,
      parallelism) = _prepare()
     loop.check_task(task, config)
@@ -306,11 +332,13 @@ def main(argv):
       try:
         loop.prepare_resume(exp_dir, config,
                             loop.keeps_client_states(process))
-        outputs.write_hparams(exp_dir, hparams, defaults=_hparam_defaults())
+        outputs.write_hparams(exp_dir, hparams, defaults=_hparam_defaults(),
+                              upgrade=aggregation_flags.upgrade_record)
       except (ValueError, checkpoint_integrity.NoIntactCheckpointError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
       print(f'client parallelism: {parallelism}', flush=True)
+      print(f'aggregation: {hparams["aggregation"]}', flush=True)
       code, final = _train(task, process, exp_dir, config, privacy_fn,
                            worker_addresses)
   except experiment_lock.ExperimentDirError as e:

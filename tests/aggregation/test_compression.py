@@ -63,7 +63,7 @@ def test_mean_within_quantization_error_and_bytes_ratio(federated_runtime, bits,
 def test_compressed_fedavg_round_reports_bytes(federated_runtime, char_task,
                                                char_datasets):
   config = config_lib.AggregationConfig(compression_bits=8,
-                                        compression_threshold=100)
+                                        compression_threshold=100, robust=True)
   process = learning_process.build_learning_process(
       char_task,
       fedavg.Config(optimizers.OptimizerConfig(learning_rate=0.5)),
@@ -74,7 +74,7 @@ def test_compressed_fedavg_round_reports_bytes(federated_runtime, char_task,
   after = process.get_model_weights(state).trainable
   assert all(np.all(np.isfinite(w)) for w in after)
   assert any(not np.allclose(a, b) for a, b in zip(after, before))
-  # Robust wrappers (on by default) nest the mean's measurements.
+  # Robust wrappers nest the mean's measurements.
   measured = metrics['aggregator']['zeroing']['clipping']['mean_value']
   assert compression.find_bytes_metrics(metrics['aggregator']) == dict(measured)
   plain = 3 * 4 * sum(w.size for w in before)

@@ -83,15 +83,52 @@ def test_secure_bits_must_hold_the_cohort():
     config_lib.build_aggregator(config, 20, 'uniform')
 
 
-def test_robust_is_on_unless_dp():
-  assert Config().robust_enabled
-  assert not Config(robust=False).robust_enabled
+def test_robust_aggregation_is_off_unless_asked_for():
+  """As in TFF's build_weighted_fed_avg: the default is the plain mean."""
+  assert not Config().robust_enabled
+  assert Config(robust=True).robust_enabled
   assert not Config(**_FIXED).robust_enabled
   assert Config(**_FIXED, robust=True).robust_enabled
+  plain = config_lib.build_aggregator(Config(), 5, 'num_examples')
+  assert isinstance(plain, tff.aggregators.MeanFactory)
+
+
+@pytest.mark.parametrize('kwargs, weighting, described', [
+    (dict(), 'num_examples',
+     'example-weighted mean (tff.aggregators.MeanFactory)'),
+    (dict(), 'uniform', 'uniform mean (tff.aggregators.UnweightedMeanFactory)'),
+    (dict(robust=True), 'num_examples',
+     'zeroing of enormous updates (adaptive max-abs threshold) -> adaptive L2 '
+     'clipping (to a high quantile of the norms) -> example-weighted mean'),
+    ({**_FIXED, 'robust': True}, 'uniform',
+     'zeroing of enormous updates (adaptive max-abs threshold) -> central DP '
+     'gaussian_fixed: clip 0.5, noise multiplier 1, uniform mean'),
+    (dict(dp_mechanism='tree', dp_noise_multiplier=1.0, dp_clip=1.0,
+          dp_noise_seed=4), 'uniform',
+     'central DP tree: clip 1, noise multiplier 1, noise seed 4'),
+    (dict(trimmed_mean_fraction=0.2), 'uniform',
+     'coordinate-wise trimmed mean (dropping 0.2 of clients at each end)'),
+    (dict(secure_aggregation=True), 'num_examples',
+     'secure example-weighted mean'),
+    (dict(compression_bits=4, hadamard=True), 'num_examples',
+     'example-weighted mean of updates quantized to 4 bits (tensors over '
+     '20000 elements, Hadamard-rotated)'),
+])
+def test_the_chain_is_described_as_built(kwargs, weighting, described):
+  assert config_lib.describe_aggregation(Config(**kwargs),
+                                         weighting).startswith(described)
+
+
+def test_dp_noise_seed_is_for_the_tree_only():
+  with pytest.raises(ValueError, match='--dp_noise_seed needs --dp_mech'):
+    Config(dp_noise_seed=1)
+  with pytest.raises(ValueError, match='seeds --dp_mechanism=tree only; TFF '
+                     'gives gaussian_fixed noise no seed'):
+    Config(**_FIXED, dp_noise_seed=1)
 
 
 @pytest.mark.parametrize('kwargs', [
-    dict(), dict(robust=False), dict(secure_aggregation=True),
+    dict(), dict(robust=True), dict(secure_aggregation=True),
     dict(compression_bits=8), dict(compression_bits=4, hadamard=True,
                                    robust=False)])
 @pytest.mark.parametrize('weighting', ['num_examples', 'uniform'])
@@ -131,6 +168,32 @@ def test_flags_give_the_config(flag_values):
       dp_mechanism='gaussian_adaptive', dp_noise_multiplier=0.7,
       dp_target_unclipped_quantile=0.6, secure_aggregation=True,
       secure_bits=18, robust=False)
+
+
+def test_robust_aggregation_flag_defaults_to_the_plain_mean(flag_values):
+  flag_values(['prog'])
+  assert not aggregation_flags.aggregation_config_from_flags(
+      flag_values).robust_enabled
+  flag_values(['prog', '--robust_aggregation'])
+  assert aggregation_flags.aggregation_config_from_flags(
+      flag_values).robust_enabled
+
+
+@pytest.mark.parametrize('recorded, robust', [
+    (dict(robust_aggregation=None), True),
+    (dict(robust_aggregation=None, dp_mechanism='gaussian_fixed'), False),
+    (dict(robust_aggregation=None, trimmed_mean_fraction=0.1), False),
+    (dict(robust_aggregation=False), False),
+    (dict(robust_aggregation=True, dp_mechanism='tree'), True),
+])
+def test_an_earlier_record_is_read_with_the_aggregation_it_ran(recorded,
+                                                               robust):
+  """Before the plain-mean default, a run left at the default recorded None:
+  robust unless DP or the trimmed mean was on."""
+  record = {'dp_mechanism': 'off', 'units': 8, **recorded}
+  upgraded = aggregation_flags.upgrade_record(record)
+  assert upgraded == {**record, 'robust_aggregation': robust}
+  assert aggregation_flags.upgrade_record({'units': 8}) == {'units': 8}
 
 
 def test_compression_flags(flag_values):

@@ -94,6 +94,26 @@ def test_tree_aggregation_adds_noise(federated_runtime):
   assert np.std(result) == pytest.approx(0.5, rel=0.05)
 
 
+def test_tree_noise_follows_its_seed(federated_runtime):
+  """--dp_noise_seed fixes the tree's noise: the same seed, the same noised
+  rounds; another seed, or none (TFF's clock-based one), other noise."""
+
+  def two_rounds(**seed):
+    process = _dp_process(2, 50, dp_mechanism='tree', dp_noise_multiplier=1.0,
+                          dp_clip=1.0, **seed)
+    state, results = process.initialize(), []
+    for _ in range(2):
+      output = process.next(state, [np.zeros(50, np.float32)] * 2)
+      state = output.state
+      results.append(output.result)
+    return np.stack(results)
+
+  seeded = two_rounds(dp_noise_seed=7)
+  np.testing.assert_array_equal(two_rounds(dp_noise_seed=7), seeded)
+  assert not np.allclose(two_rounds(dp_noise_seed=8), seeded)
+  assert not np.allclose(two_rounds(), two_rounds())
+
+
 @pytest.mark.parametrize('algorithm', ['fedavg', 'fedsgd'])
 def test_dp_round_moves_model_at_most_clip(federated_runtime, char_task,
                                            char_datasets, algorithm):

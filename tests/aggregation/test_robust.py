@@ -14,8 +14,8 @@ from tff_lstm.tasks import task as task_lib
 
 
 def test_robust_mean_zeroes_an_enormous_client(federated_runtime):
-  factory = config_lib.build_aggregator(config_lib.AggregationConfig(), 3,
-                                        'num_examples')
+  factory = config_lib.build_aggregator(
+      config_lib.AggregationConfig(robust=True), 3, 'num_examples')
   process = factory.create(tff.TensorType(np.float32, [4]),
                            tff.TensorType(np.float32))
   updates = [np.full(4, 0.1, np.float32), np.full(4, 0.3, np.float32),

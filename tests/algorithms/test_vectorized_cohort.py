@@ -131,7 +131,8 @@ def test_uniform_weighting_matches_sequential(assert_cohort_matches_sequential,
 
 
 @pytest.mark.parametrize('config', [
-    aggregation_config.AggregationConfig(secure_aggregation=True),
+    aggregation_config.AggregationConfig(secure_aggregation=True,
+                                         robust=True),
     aggregation_config.AggregationConfig(
         dp_mechanism='gaussian_fixed', dp_noise_multiplier=0.0, dp_clip=0.05),
 ], ids=['secure', 'dp_clip_only'])

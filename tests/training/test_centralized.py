@@ -181,6 +181,35 @@ def test_run_writes_the_federated_layout_and_honours_the_budget(whole_run):
   assert tf.train.load_variable(last, _ITERATIONS) == 25  # optimizer steps
 
 
+def _without_timing(exp_dir):
+  return [{k: v for k, v in row.items() if not k.endswith('time_in_seconds')}
+          for row in outputs.read_metrics_csv(exp_dir)]
+
+
+def _checkpoint_values(exp_dir):
+  reader = tf.train.load_checkpoint(
+      tf.train.latest_checkpoint(os.path.join(exp_dir, 'checkpoints')))
+  return {name: reader.get_tensor(name)
+          for name in reader.get_variable_to_shape_map()
+          if name != '_CHECKPOINTABLE_OBJECT_GRAPH'}
+
+
+def test_the_same_config_gives_the_same_run(task, windows, whole_run,
+                                            tmp_path):
+  """Model init (--model_seed) and example order (--data_seed) are seeded:
+  a second run has the same metrics, apart from timings, and the same final
+  weights and optimizer state."""
+  exp_dir, whole = whole_run
+  again = str(tmp_path / 'again')
+  final = centralized.run_centralized(task, windows, again, _config(**_RUN))
+  assert _without_timing(again) == _without_timing(exp_dir)
+  assert final['final_test'] == whole['final_test']
+  first, second = _checkpoint_values(exp_dir), _checkpoint_values(again)
+  assert first.keys() == second.keys() and len(first) > 4
+  for name, value in first.items():
+    np.testing.assert_array_equal(second[name], value, err_msg=name)
+
+
 def test_a_real_run_plots(whole_run, tmp_path):
   exp_dir, _ = whole_run
   curves = plotting.read_curves(exp_dir, x_axis='examples_seen')
@@ -385,8 +414,13 @@ def test_binary_extends_its_budget_and_refuses_one_it_has_passed(
           'before that') in shorter.stderr
   assert 'Traceback' not in shorter.stderr
   assert json.loads((exp_dir / 'hparams.json').read_text())['num_steps'] == 8
-  # 10 steps end 2 steps into round 3; 12 then retrain round 3 in full.
-  assert _run(*common, '--num_steps=10').returncode == 0
+  # 10 steps end 2 steps into round 3; 12 then retrain round 3 in full. A
+  # flag left out takes the run's recorded value.
+  partial = _run(*[f for f in common if f != '--units=8'], '--num_steps=10')
+  assert partial.returncode == 0, partial.stderr[-3000:]
+  # (Its learning rate too: recorded as resolved, 1.0 for SGD.)
+  assert ("resuming with the run's recorded --learning_rate=1.0 --units=8 (not "
+          'on the command line)') in partial.stdout
   full = _run(*common, '--num_steps=12')
   assert full.returncode == 0, full.stderr[-3000:]
   assert 'from the checkpoint of round 2' in full.stdout

@@ -135,3 +135,25 @@ def test_same_data_elsewhere_resumes_and_old_records_resume_on_the_path(
 def test_experiment_name_must_be_plain(name):
   with pytest.raises(ValueError, match='plain name'):
     outputs.experiment_dir('/tmp', name)
+
+
+def test_an_earlier_record_is_compared_in_todays_terms(tmp_path):
+  """`upgrade` restates a record whose flag meant something else then; the
+  recorded chain description is for readers and never refuses a resume."""
+  legacy = {**_RECORD, 'robust_aggregation': None}
+  outputs.write_hparams(str(tmp_path), legacy)
+  now = {**_RECORD, 'robust_aggregation': True, 'aggregation': 'robust mean'}
+  with pytest.raises(outputs.HparamsMismatchError,
+                     match='--robust_aggregation: None before, True now'):
+    outputs.write_hparams(str(tmp_path), now)
+  upgrade = lambda record: {**record, 'robust_aggregation': True}
+  outputs.write_hparams(str(tmp_path), now, upgrade=upgrade)
+  assert outputs.read_hparams(str(tmp_path)) == now
+  outputs.write_hparams(str(tmp_path), {**now, 'aggregation': 'other words'})
+
+
+def test_a_damaged_record_is_named(tmp_path):
+  assert outputs.read_hparams(str(tmp_path)) is None
+  (tmp_path / 'hparams.json').write_text('{"task": ')
+  with pytest.raises(ValueError, match='hparams.json is damaged'):
+    outputs.read_hparams(str(tmp_path))

@@ -52,15 +52,18 @@ class AggregationConfig:
     dp_clip_learning_rate: 'gaussian_adaptive': geometric step of the clip
       estimate per round (default 0.2).
     dp_delta: delta of the reported (epsilon, delta); default 1/num_clients.
+    dp_noise_seed: 'tree' only: seed of the tree's noise (None: TFF seeds it
+      from the clock). TFF's Gaussian DP factories take no seed.
     secure_aggregation: the server only sees the sum of updates (simulated);
       with DP this is distributed DP (clients add discrete noise).
     secure_bits: DP + secure aggregation: SecAgg field bit-width (default 20).
     compression_bits: uniform quantization bit-width of updates; None: off.
     compression_threshold: only tensors with more elements are quantized.
     hadamard: random Hadamard rotation before quantizing (needs compression).
-    robust: zeroing of enormous updates plus adaptive norm clipping (with DP:
-      zeroing only, DP clips); non-finite updates are zeroed by TFF's client
-      work regardless. None: on unless DP or the trimmed mean is on.
+    robust: zeroing of enormous updates plus adaptive norm clipping (with DP
+      or the trimmed mean: zeroing only); non-finite updates are zeroed by
+      TFF's client work regardless. Off by default, as in TFF's
+      `build_weighted_fed_avg`, whose default is the plain `MeanFactory`.
     trimmed_mean_fraction: coordinate-wise trimmed mean (trimmed_mean.py)
       dropping this share of clients at each end, instead of the mean.
   """
@@ -71,12 +74,13 @@ class AggregationConfig:
   dp_target_unclipped_quantile: Optional[float] = None
   dp_clip_learning_rate: Optional[float] = None
   dp_delta: Optional[float] = None
+  dp_noise_seed: Optional[int] = None
   secure_aggregation: bool = False
   secure_bits: Optional[int] = None
   compression_bits: Optional[int] = None
   compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD
   hadamard: bool = False
-  robust: Optional[bool] = None
+  robust: bool = False
   trimmed_mean_fraction: Optional[float] = None
 
   def __post_init__(self):
@@ -91,7 +95,7 @@ class AggregationConfig:
   def _check_dp(self):
     dp_settings = ('dp_noise_multiplier', 'dp_clip',
                    'dp_target_unclipped_quantile', 'dp_clip_learning_rate',
-                   'dp_delta')
+                   'dp_delta', 'dp_noise_seed')
     if not self.dp_enabled:
       for name in dp_settings:
         if getattr(self, name) is not None:
@@ -123,6 +127,10 @@ class AggregationConfig:
     lr = self.dp_clip_learning_rate
     if lr is not None and (not _is_number(lr) or lr < 0):
       raise ValueError(f'--dp_clip_learning_rate must be >= 0, got {lr}.')
+    if self.dp_noise_seed is not None and self.dp_mechanism != 'tree':
+      raise ValueError(
+          f'--dp_noise_seed seeds --dp_mechanism=tree only; TFF gives '
+          f'{self.dp_mechanism} noise no seed (it is drawn afresh each run).')
     d = self.dp_delta
     if d is not None and (not _is_number(d) or not 0 < d < 1):
       raise ValueError(f'--dp_delta must be in (0, 1), got {d}.')
@@ -191,9 +199,7 @@ class AggregationConfig:
 
   @property
   def robust_enabled(self) -> bool:
-    if self.robust is not None:
-      return self.robust
-    return not self.dp_enabled and self.trimmed_mean_fraction is None
+    return bool(self.robust)
 
   def check_weighting(self, weighting: str) -> None:
     """Raises ValueError if `weighting` cannot be used with this config."""
@@ -252,6 +258,47 @@ def build_aggregator(
           else tff.aggregators.UnweightedMeanFactory())
 
 
+def describe_aggregation(config: AggregationConfig,
+                         weighting: str = 'num_examples') -> str:
+  """The chain `build_aggregator` builds, in words, outermost step first.
+
+  Printed when a run starts and recorded in its hparams.json, so a reader
+  sees what was done to the updates without reconstructing it from flags.
+  """
+  mean = ('example-weighted mean' if weighting == 'num_examples'
+          else 'uniform mean')
+  steps = []
+  if config.robust_enabled:
+    steps.append('zeroing of enormous updates (adaptive max-abs threshold)')
+    if not (config.dp_enabled or config.trimmed_mean_fraction is not None):
+      steps.append('adaptive L2 clipping (to a high quantile of the norms)')
+  if config.dp_enabled:
+    clip = ('adaptive clip' if config.dp_mechanism == 'gaussian_adaptive'
+            else f'clip {config.dp_clip:g}')
+    kind = ('distributed DP (discrete noise, SecAgg '
+            f'{config.secure_bits or DEFAULT_SECURE_BITS} bits)'
+            if config.secure_aggregation else 'central DP')
+    seed = ('' if config.dp_noise_seed is None
+            else f', noise seed {config.dp_noise_seed}')
+    steps.append(f'{kind} {config.dp_mechanism}: {clip}, noise multiplier '
+                 f'{config.dp_noise_multiplier:g}{seed}, uniform mean')
+  elif config.trimmed_mean_fraction is not None:
+    steps.append(f'coordinate-wise trimmed mean (dropping '
+                 f'{config.trimmed_mean_fraction:g} of clients at each end)')
+  elif config.secure_aggregation:
+    steps.append(f'secure {mean} (simulated SecAgg)')
+  elif config.compression_bits is not None:
+    rotation = ', Hadamard-rotated' if config.hadamard else ''
+    steps.append(f'{mean} of updates quantized to {config.compression_bits} '
+                 f'bits (tensors over {config.compression_threshold} '
+                 f'elements{rotation})')
+  else:
+    factory = ('MeanFactory' if weighting == 'num_examples'
+               else 'UnweightedMeanFactory')
+    steps.append(f'{mean} (tff.aggregators.{factory})')
+  return ' -> '.join(steps)
+
+
 def _dp_aggregator(config, clients_per_round):
   """Central DP, or distributed DP with secure aggregation; optional zeroing."""
   z = config.dp_noise_multiplier
@@ -279,6 +326,8 @@ def _dp_aggregator(config, clients_per_round):
         noise_multiplier=z, clients_per_round=clients_per_round, bits=bits,
         adaptive=adaptive, **clip_kwargs)
   else:
+    if config.dp_noise_seed is not None:
+      clip_kwargs['noise_seed'] = config.dp_noise_seed
     factory = dp.dp_mean(config.dp_mechanism, noise_multiplier=z,
                          clients_per_round=clients_per_round, **clip_kwargs)
   if config.robust_enabled:

@@ -5,6 +5,8 @@ A binary calls `define_aggregation_flags()` once at import time (and
 in its hparams), then `aggregation_config_from_flags()` after parsing.
 """
 
+from typing import Any
+
 from absl import flags
 
 from tff_lstm.aggregation import config as config_lib
@@ -12,7 +14,8 @@ from tff_lstm.aggregation import config as config_lib
 
 def define_aggregation_flags(
     flag_values: flags.FlagValues = flags.FLAGS) -> None:
-  """Defines --dp_*, --secure_*, --compression*, --hadamard, --robust_*."""
+  """Defines --dp_*, --secure_*, --compression*, --hadamard, --robust_*,
+  --trimmed_mean_fraction."""
   fv = dict(flag_values=flag_values)
   flags.DEFINE_enum(
       'dp_mechanism', 'off', config_lib.DP_MECHANISMS,
@@ -55,13 +58,35 @@ def define_aggregation_flags(
       'hadamard', False,
       '--compression: random Hadamard rotation before quantizing.', **fv)
   flags.DEFINE_bool(
-      'robust_aggregation', None, 'Zero enormous updates and clip norms '
-      'adaptively (with DP: zeroing only). Default: on unless DP or the '
-      'trimmed mean is on.', **fv)
+      'robust_aggregation', False, 'Zero enormous updates and clip norms '
+      'adaptively (tff.learning.robust_aggregator; with DP or the trimmed '
+      'mean: zeroing only). Off: TFF\'s plain mean.', **fv)
+  flags.DEFINE_integer(
+      'dp_noise_seed', None, '--dp_mechanism=tree: seed of the tree\'s '
+      'Gaussian noise, for reproducible simulations (unset: TFF seeds it from '
+      'the clock). A known seed makes the noise predictable: simulation only. '
+      'TFF takes no seed for gaussian_fixed / gaussian_adaptive noise.',
+      lower_bound=0, upper_bound=2**32 - 1, **fv)
   flags.DEFINE_float(
       'trimmed_mean_fraction', None, 'Aggregate by the coordinate-wise trimmed '
       'mean, dropping this share (0 to <0.5) of clients at each end; needs '
       '--client_weighting=uniform.', **fv)
+
+
+def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
+  """An earlier run's recorded flags, in the terms of today's flags.
+
+  Until the plain mean became the default, --robust_aggregation defaulted to
+  None, meaning on unless DP or the trimmed mean was on, and a run started
+  without the flag recorded that None. Resolved here, such a run resumes with
+  the aggregation it trained with.
+  """
+  if 'robust_aggregation' not in record or (
+      record['robust_aggregation'] is not None):
+    return record
+  robust = (record.get('dp_mechanism', 'off') == 'off'
+            and record.get('trimmed_mean_fraction') is None)
+  return {**record, 'robust_aggregation': robust}
 
 
 def aggregation_config_from_flags(
@@ -80,6 +105,7 @@ def aggregation_config_from_flags(
       dp_target_unclipped_quantile=f.dp_target_unclipped_quantile,
       dp_clip_learning_rate=f.dp_clip_learning_rate,
       dp_delta=f.dp_delta,
+      dp_noise_seed=f.dp_noise_seed,
       secure_aggregation=f.secure_aggregation,
       secure_bits=f.secure_bits,
       trimmed_mean_fraction=f.trimmed_mean_fraction,

@@ -8,10 +8,14 @@ dataset computation (`ClientData.dataset_computation`): the process takes client
 ids, and the worker builds each client's dataset inside the round, from the
 same graph every round. The state, model weights and results are unchanged, so
 checkpoints written by the dataset-taking process load into this one.
+
+With the task's seeded preprocessing, a client's input also carries the seed
+of its shuffle, so its data order is chosen by the run (the loop derives it
+from the seed flag, round and client id), not by chance in the worker.
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -34,6 +38,8 @@ def compose(
     process: tff.learning.templates.LearningProcess,
     client_data: tff.simulation.datasets.ClientData,
     preprocess_fn: Callable[[tf.data.Dataset], tf.data.Dataset],
+    seeded_preprocess_fn: Optional[
+        Callable[[tf.data.Dataset, Any], tf.data.Dataset]] = None,
 ) -> tff.learning.templates.LearningProcess:
   """`process`, taking client ids (see `round_inputs`) instead of datasets.
 
@@ -45,25 +51,45 @@ def compose(
     client_data: the training ClientData (its `serializable_dataset_fn` runs
       inside the worker).
     preprocess_fn: the task's training preprocessing.
+    seeded_preprocess_fn: the same with its shuffle seeded, (dataset, int64
+      seed) -> dataset (`Task.seeded_train_preprocess_fn`). Given, it is used
+      instead, and each client's input carries its seed after its id:
+      (client id, seed), or (position, client id, seed[, client state]).
   """
+  seeded = seeded_preprocess_fn is not None
   preprocessed = client_data.preprocess(preprocess_fn)
+
+  def client_dataset(client_id, seed):
+    if seeded:
+      return seeded_preprocess_fn(
+          client_data.serializable_dataset_fn(client_id), seed)
+    return preprocessed.serializable_dataset_fn(client_id)
+
   if not takes_indexed_clients(process):
+    if not seeded:
+      return tff.simulation.compose_dataset_computation_with_learning_process(
+          preprocessed.dataset_computation, process)
+
+    @tff.tensorflow.computation(tff.StructType([np.str_, np.int64]))
+    def seeded_dataset(client):
+      return client_dataset(client[0], client[1])
+
     return tff.simulation.compose_dataset_computation_with_learning_process(
-        preprocessed.dataset_computation, process)
+        seeded_dataset, process)
 
   specs = process.client_state_specs
-  if specs is None:
-    id_type = tff.StructType([np.int32, np.str_])
-  else:
-    id_type = tff.StructType([np.int32, np.str_,
-                              tff.types.tensorflow_to_type(tuple(specs))])
+  id_types = [np.int32, np.str_] + ([np.int64] if seeded else [])
+  if specs is not None:
+    id_types.append(tff.types.tensorflow_to_type(tuple(specs)))
+  id_type = tff.StructType(id_types)
+  state_field = 3 if seeded else 2
 
   @tff.tensorflow.computation(id_type)
   def indexed_dataset(indexed_id):
-    dataset = preprocessed.serializable_dataset_fn(indexed_id[1])
+    dataset = client_dataset(indexed_id[1], indexed_id[2] if seeded else None)
     if specs is None:
       return indexed_id[0], dataset
-    return indexed_id[0], dataset, indexed_id[2]
+    return indexed_id[0], dataset, indexed_id[state_field]
 
   state_type = process.next.type_signature.parameter[0]
 
@@ -77,8 +103,20 @@ def compose(
 
 
 def round_inputs(process: tff.learning.templates.LearningProcess,
-                 client_ids: Sequence[str]) -> list[Any]:
-  """The client data of a `compose`d process for one round's sampled clients."""
+                 client_ids: Sequence[str],
+                 seeds: Optional[Sequence[int]] = None) -> list[Any]:
+  """The client data of a `compose`d process for one round's sampled clients.
+
+  `seeds` (one per client) must be given exactly when the process was
+  composed with a `seeded_preprocess_fn`.
+  """
+  if seeds is None:
+    clients = list(client_ids)
+  else:
+    if len(seeds) != len(client_ids):
+      raise ValueError(f'{len(client_ids)} clients, {len(seeds)} seeds.')
+    clients = [(c, int(s)) for c, s in zip(client_ids, seeds)]
   if takes_indexed_clients(process):
-    return list(enumerate(client_ids))
-  return list(client_ids)
+    return [(i, c) if seeds is None else (i, *c)
+            for i, c in enumerate(clients)]
+  return clients

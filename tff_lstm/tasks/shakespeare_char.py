@@ -17,6 +17,7 @@ from tff_lstm.models import losses
 from tff_lstm.models import metrics
 from tff_lstm.tasks import data_identity as data_identity_lib
 from tff_lstm.tasks import model_config as model_config_lib
+from tff_lstm.tasks import seeded_shuffle
 from tff_lstm.tasks import task as task_lib
 
 DEFAULT_SEQUENCE_LENGTH = 80
@@ -93,4 +94,8 @@ def create_task(
       keras_model_fn=lambda: create_keras_model(model_config, sequence_length),
       loss_fn=loss_fn,
       metrics_fns=metrics_fns(),
-      data_identity=data_identity)
+      data_identity=data_identity,
+      seeded_train_preprocess_fn=seeded_shuffle.build(
+          train_client_spec, tff_char_preprocessing.DEFAULT_SHUFFLE_BUFFER_SIZE,
+          lambda spec: tff_char_preprocessing.create_preprocess_fn(
+              spec, sequence_length)))

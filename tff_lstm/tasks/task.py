@@ -7,6 +7,7 @@ same Keras model outside TFF.
 
 from collections.abc import Callable, Mapping, Sequence
 import dataclasses
+from typing import Any, Optional
 
 import tensorflow as tf
 import tensorflow_federated as tff
@@ -25,6 +26,10 @@ class Task:
     data_identity: data file name -> content hash of the data the task reads
       (empty for in-memory data); a run records it, and refuses to resume on
       other data written to the same path.
+    seeded_train_preprocess_fn: `datasets.train_preprocess_fn` with its
+      shuffle seeded, (dataset, int64 seed) -> dataset
+      (`seeded_shuffle.SeededPreprocess`): what federated runs train on, so
+      that the same seeds give the same batches.
   """
 
   name: str
@@ -33,6 +38,8 @@ class Task:
   loss_fn: Callable[[], tf.keras.losses.Loss]
   metrics_fns: Sequence[Callable[[], tf.keras.metrics.Metric]]
   data_identity: Mapping[str, str] = dataclasses.field(default_factory=dict)
+  seeded_train_preprocess_fn: Optional[
+      Callable[[tf.data.Dataset, Any], tf.data.Dataset]] = None
 
   def model_fn(self) -> tff.learning.models.VariableModel:
     """The TFF model: our Keras model wrapped by `from_keras_model`."""

@@ -17,6 +17,9 @@ from tff_lstm.tasks import task as task_lib
 # Task options passed to the task only when set (unset: the task's default).
 _TASK_OPTION_FLAGS = ('sequence_length', 'vocab_size', 'database_path',
                       'window')
+# Seed flags take what every consumer of a seed accepts (numpy's and TFF's
+# samplers: [0, 2**32)), so a bad one is refused by name at parse time.
+SEED_BOUNDS = dict(lower_bound=0, upper_bound=2**32 - 1)
 
 
 def define_task_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
@@ -51,7 +54,7 @@ def define_task_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   flags.DEFINE_integer('embedding_dim', None,
                        'Embedding size (task default if unset).', **fv)
   flags.DEFINE_integer('model_seed', 0, 'Seed of the initial model weights.',
-                       **fv)
+                       **SEED_BOUNDS, **fv)
 
 
 def create_task_from_flags(

@@ -29,6 +29,7 @@ from tff_lstm.models import forecaster
 from tff_lstm.tasks import client_specs
 from tff_lstm.tasks import data_identity
 from tff_lstm.tasks import model_config as model_config_lib
+from tff_lstm.tasks import seeded_shuffle
 from tff_lstm.tasks import task as task_lib
 from tff_lstm.tasks import user_data
 
@@ -161,4 +162,7 @@ def create_task(
       loss_fn=tf.keras.losses.MeanSquaredError,
       metrics_fns=[lambda: tf.keras.metrics.MeanAbsoluteError(
           name='mean_absolute_error')],
-      data_identity=data_identity.of_database(path))
+      data_identity=data_identity.of_database(path),
+      seeded_train_preprocess_fn=seeded_shuffle.build(
+          train_client_spec, DEFAULT_SHUFFLE_BUFFER_SIZE,
+          create_preprocess_fn))

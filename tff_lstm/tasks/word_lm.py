@@ -11,6 +11,7 @@ from typing import Optional
 
 import tensorflow as tf
 import tensorflow_federated as tff
+from tensorflow_federated.python.simulation.baselines.stackoverflow import constants as stackoverflow_constants
 from tensorflow_federated.python.simulation.baselines.stackoverflow import word_prediction_preprocessing
 
 from tff_lstm.data import word_prediction
@@ -19,6 +20,7 @@ from tff_lstm.models import losses
 from tff_lstm.models import metrics
 from tff_lstm.tasks import client_specs
 from tff_lstm.tasks import model_config as model_config_lib
+from tff_lstm.tasks import seeded_shuffle
 from tff_lstm.tasks import task as task_lib
 
 DEFAULT_VOCAB_SIZE = word_prediction.DEFAULT_VOCAB_SIZE
@@ -121,4 +123,7 @@ def create_task(
       loss_fn=lambda: losses.MaskedSparseCategoricalCrossentropy(
           pad_id=special.padding),
       metrics_fns=metrics_fns(special),
-      data_identity=dict(data_identity or {}))
+      data_identity=dict(data_identity or {}),
+      seeded_train_preprocess_fn=seeded_shuffle.build(
+          train_client_spec,
+          stackoverflow_constants.DEFAULT_SHUFFLE_BUFFER_SIZE, preprocess_fn))

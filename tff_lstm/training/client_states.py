@@ -109,10 +109,10 @@ class ClientStateStore:
 class StatefulClientsProcess:
   """Runs an `IndexedClientsProcess` whose clients keep state, from a store.
 
-  Takes what `client_id_inputs.round_inputs` gives, (position, client id)
-  pairs, adds each client's stored state, and writes the round's new states
-  back; the round's metrics are the process's without the states. Everything
-  else is the process's own.
+  Takes what `client_id_inputs.round_inputs` gives, (position, client id[,
+  shuffle seed]), adds each client's stored state at the end, and writes the
+  round's new states back; the round's metrics are the process's without the
+  states. Everything else is the process's own.
   """
 
   def __init__(self, process: indexed_process.IndexedClientsProcess,
@@ -124,9 +124,9 @@ class StatefulClientsProcess:
     self.set_model_weights = process.set_model_weights
 
   def next(self, state, indexed_ids):
-    ids = [client_id for _, client_id in indexed_ids]
-    inputs = [(position, client_id, client_state) for (position, client_id),
-              client_state in zip(indexed_ids, self._store.states(ids))]
+    ids = [client[1] for client in indexed_ids]
+    inputs = [(*client, client_state) for client, client_state
+              in zip(indexed_ids, self._store.states(ids))]
     output = self._process.next(state, inputs)
     metrics = dict(output.metrics)
     client_work = dict(metrics['client_work'])

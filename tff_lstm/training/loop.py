@@ -13,12 +13,14 @@ from tff_lstm.training import checkpoint_integrity
 from tff_lstm.training import client_states
 from tff_lstm.training import evaluation
 from tff_lstm.training import event_loop
+from tff_lstm.training import learning_check
 from tff_lstm.training import outputs
 from tff_lstm.training import personalization
 from tff_lstm.training import portable_checkpoints
 from tff_lstm.training import progress
 from tff_lstm.training import round_metrics
 from tff_lstm.training import selection
+from tff_lstm.training import shuffle_seeds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +155,8 @@ def run_experiment(
           flush=True)
     outputs.drop_rounds_after(exp_dir, start_round)
   process = client_id_inputs.compose(process, task.datasets.train_data,
-                                     task.datasets.train_preprocess_fn)
+                                     task.datasets.train_preprocess_fn,
+                                     task.seeded_train_preprocess_fn)
   checkpoints = portable_checkpoints.PortableCheckpoints(
       outputs.program_state_manager(exp_dir))
   training_process = process
@@ -163,13 +166,23 @@ def run_experiment(
     training_process = client_states.StatefulClientsProcess(process, store)
     checkpoints = client_states.CheckpointsWithClientStates(
         checkpoints, store, outputs.client_states_dir(exp_dir))
+  check = learning_check.LearningCheck(config.clients_per_round,
+                                       first_round=start_round + 1)
+  training_process = learning_check.CheckedProcess(
+      training_process, check, process.get_model_weights)
   sample_ids = selection.build_client_id_sampler(
       task.datasets.train_data.client_ids, config.clients_per_round,
       config.seed)
+
+  def round_clients(round_num):
+    ids = sample_ids(round_num)
+    seeds = (shuffle_seeds.round_seeds(config.seed, round_num, ids)
+             if task.seeded_train_preprocess_fn is not None else None)
+    return client_id_inputs.round_inputs(process, ids, seeds)
+
   train_selection = restarting_worker(
-      lambda round_num: client_id_inputs.round_inputs(
-          process, sample_ids(round_num)),
-      first_round=start_round + 1, every=config.rounds_per_worker_restart)
+      round_clients, first_round=start_round + 1,
+      every=config.rounds_per_worker_restart)
   eval_ids = evaluation.sample_test_client_ids(task, config.clients_per_eval,
                                                config.seed)
   periodic_eval = evaluation.build_evaluation_fn(
@@ -216,6 +229,7 @@ def run_experiment(
   if round_metrics_fn is not None:
     final.update(round_metrics_fn(config.total_rounds))
   final['resumed_from_round'] = start_round
+  final['learning_check'] = check.finish(final.get('final_test'))
   final['wall_time_s_this_invocation'] = time.monotonic() - started
   outputs.write_final_metrics(exp_dir, final)
   return final

@@ -19,7 +19,7 @@ resumed from a checkpoint never duplicates a round.
 import csv
 import json
 import os
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import tensorflow_federated as tff
 
@@ -61,6 +61,9 @@ RESUMABLE_CHANGES = frozenset({
 })
 # The data's identity (file -> content hash), recorded with the flags.
 DATA_IDENTITY_KEY = 'data_identity'
+# Recorded for readers, and derived from flags that are compared: the
+# aggregation chain in words (its wording may change between versions).
+DESCRIPTIVE_KEYS = frozenset({'aggregation'})
 # Where the data is read from may change when its identity is recorded and
 # unchanged; without a recorded identity the location is all there is.
 DATA_LOCATION_FLAGS = frozenset({'cache_dir', 'database_path'})
@@ -85,23 +88,42 @@ def _atomic_write(path: str, text: str) -> None:
   os.replace(tmp, path)
 
 
+def read_hparams(exp_dir: str) -> Optional[dict[str, Any]]:
+  """The flags an earlier run in `exp_dir` recorded (None: no run yet)."""
+  path = os.path.join(exp_dir, HPARAMS_JSON)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    try:
+      return json.load(f)
+    except json.JSONDecodeError as e:
+      raise ValueError(f'{path} is damaged ({e}); the run\'s settings are '
+                       'unknown, so it cannot resume. Pick a new '
+                       '--experiment_name.') from e
+
+
 def write_hparams(exp_dir: str, hparams: dict[str, Any],
-                  defaults: Optional[dict[str, Any]] = None) -> None:
+                  defaults: Optional[dict[str, Any]] = None,
+                  upgrade: Optional[Callable[[dict[str, Any]],
+                                             dict[str, Any]]] = None) -> None:
   """Records the flags; refuses a dir whose earlier run used other settings.
 
   `defaults` holds each flag's default. A flag added after the earlier run
   started is missing from its record; that run used what the flag's default
   does, so it resumes as long as the flag is left at its default. (A new flag
-  must therefore default to the old behaviour.)
+  must therefore default to the old behaviour.) `upgrade` restates an earlier
+  record in today's terms where a flag's meaning changed (e.g.
+  `aggregation.flags.upgrade_record`) before it is compared.
   """
   defaults = defaults or {}
   os.makedirs(exp_dir, exist_ok=True)
   path = os.path.join(exp_dir, HPARAMS_JSON)
   if os.path.exists(path):
-    with open(path) as f:
-      previous = json.load(f)
+    previous = read_hparams(exp_dir)
+    if upgrade is not None:
+      previous = upgrade(previous)
     _check_same_data(exp_dir, previous, hparams)
-    free = set(RESUMABLE_CHANGES) | {DATA_IDENTITY_KEY}
+    free = set(RESUMABLE_CHANGES) | {DATA_IDENTITY_KEY} | DESCRIPTIVE_KEYS
     if DATA_IDENTITY_KEY in previous:
       free |= DATA_LOCATION_FLAGS
     before = lambda k: previous[k] if k in previous else defaults.get(k)
