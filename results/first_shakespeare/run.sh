@@ -19,6 +19,7 @@ BUDGET=${BUDGET:-1800}
 OUT=${OUT:-runs/first_shakespeare}
 COMMON=(--task=shakespeare_char --clients_per_round=10 --client_batch_size=4
         --client_epochs_per_round=1 --client_learning_rate=1
+        --robust_aggregation  # recorded with the robust mean, the default then
         --rounds_per_eval=10 --clients_per_eval=100 --rounds_per_checkpoint=5
         --client_datasets_random_seed=0 --model_seed=0 --progress_bar=false
         --root_output_dir="$OUT")

@@ -21,13 +21,14 @@ COMMON=(--task=shakespeare_char --clients_per_round=20 --client_batch_size=4
         --total_rounds=30 --rounds_per_eval=10 --clients_per_eval=100
         --rounds_per_checkpoint=10 --client_datasets_random_seed=0
         --model_seed=0 --progress_bar=false --root_output_dir="$OUT")
+# The runs without DP were recorded with the robust mean (the default then).
 declare -A RUNS=(
-  [uniform_no_dp]="--client_weighting=uniform"
+  [uniform_no_dp]="--client_weighting=uniform --robust_aggregation"
   [dp_adaptive_z0.3]="--client_weighting=uniform --dp_mechanism=gaussian_adaptive --dp_noise_multiplier=0.3"
   [dp_adaptive_z1.0]="--client_weighting=uniform --dp_mechanism=gaussian_adaptive --dp_noise_multiplier=1.0"
-  [uncompressed]=""
-  [compressed_8bit]="--compression --compression_bits=8"
-  [compressed_4bit_hadamard]="--compression --compression_bits=4 --hadamard"
+  [uncompressed]="--robust_aggregation"
+  [compressed_8bit]="--robust_aggregation --compression --compression_bits=8"
+  [compressed_4bit_hadamard]="--robust_aggregation --compression --compression_bits=4 --hadamard"
 )
 ORDER=(uniform_no_dp dp_adaptive_z0.3 dp_adaptive_z1.0 uncompressed
        compressed_8bit compressed_4bit_hadamard)
