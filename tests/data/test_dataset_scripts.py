@@ -156,9 +156,12 @@ def _big_csv(tmp_path, rows=60_000):
 
 def _start_import_and_signal_mid_write(spawn, source, output, signum):
   """Sends `signum` once the import is inserting rows into its temp file."""
+  # As from a terminal: a background job of a non-interactive shell (as CI
+  # may run us) inherits SIGINT ignored, and Python then never sees it.
   child = spawn([sys.executable, os.path.join(_REPO, 'datasets',
                                               'import_sequences.py'),
-                 f'--input={source}', '--shape=text', f'--output={output}'])
+                 f'--input={source}', '--shape=text', f'--output={output}'],
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
   directory, polls_with_journal = os.path.dirname(output), 0
   deadline = time.monotonic() + 60
   # A journal seen twice, 5 ms apart, is the inserts' transaction (those of
