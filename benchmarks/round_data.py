@@ -4,10 +4,9 @@ Every configuration (TFF or PyTorch) trains on exactly these arrays, so round
 times compare the same work. Two kinds of round:
 
 * `uniform`: clients taken in a seeded order among those with at least
-  `sequences_per_client` training sequences 
-  each trained on its first that many (a client
-  never twice in a round): 10 x 64 sequences at batch 4 is the 160-step round of the
-  performance issue's probes, on real text.
+  `sequences_per_client` training sequences, each trained on its first that
+  many (a client never twice in a round): 10 x 64 sequences at batch 4 is a
+  160-step round of equal clients, on real text.
 * `real`: clients drawn as `run_federated.py` draws them, with all their data;
   sizes are skewed (a round is often dominated by one long client).
 """
@@ -18,6 +17,7 @@ import numpy as np
 import tensorflow_federated as tff
 
 from tff_lstm.data import shakespeare
+from tff_lstm.tasks import data_identity
 from tff_lstm.tasks import shakespeare_char
 from tff_lstm.training import selection
 
@@ -79,6 +79,20 @@ def build_rounds(kind: str, num_rounds: int, clients_per_round: int,
                        f'{sequences_per_client} sequences.')
     rounds.append(clients)
   return rounds
+
+
+def sequence_counts(rounds) -> list[list[int]]:
+  """[round][client] -> that client's sequences in the round.
+
+  Recorded beside a benchmark's timings: the database can be rebuilt (a new
+  builder version) after the benchmark ran, and the rounds with it.
+  """
+  return [[len(x) for x, _ in clients] for clients in rounds]
+
+
+def database_identity(cache_dir=None) -> dict[str, str]:
+  """{file name: content hash} of the Shakespeare database the rounds use."""
+  return data_identity.of_database(shakespeare.database_path(cache_dir))
 
 
 def save(path: str, rounds) -> None:

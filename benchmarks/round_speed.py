@@ -11,7 +11,9 @@ report gives the median of those per-round ratios and how many rounds each
 won, which one slow stretch of the machine cannot tip the way it can tip a
 ratio of two medians. Peak memory is the largest sum of resident memory
 over a configuration's process and all its children (TFF's worker included),
-sampled every 50 ms.
+sampled every 50 ms. The JSON also records the database's content hash and
+every round's sequences per client (`sequences`), which tie the timings to
+the rounds they timed.
 
 Writes results/benchmarks/round_speed.json and round_speed.md.
 """
@@ -233,14 +235,19 @@ def main(argv):
                       'cpus': os.cpu_count(), 'rounds': rounds,
                       'scaling_rounds': _SCALING_ROUNDS.value,
                       'machine': platform.processor() or platform.machine(),
-                      'cpu': report.cpu_description()}}
+                      'cpu': report.cpu_description(),
+                      'data': round_data.database_identity()},
+             'sequences': {}}
   with tempfile.TemporaryDirectory() as tmp:
 
     def data(kind, clients, num_rounds=rounds):
-      path = os.path.join(tmp, f'{kind}_{clients}_{num_rounds}.npz')
+      name = f'{kind}_{clients}_{num_rounds}'
+      path = os.path.join(tmp, f'{name}.npz')
       if not os.path.exists(path):
-        round_data.save(path,
-                        round_data.build_rounds(kind, num_rounds, clients))
+        built = round_data.build_rounds(kind, num_rounds, clients)
+        round_data.save(path, built)
+        # [round][client] sequences, so a later probe need not rebuild them.
+        results['sequences'][name] = round_data.sequence_counts(built)
       return path
 
     results['comparison'] = {}

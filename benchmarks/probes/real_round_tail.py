@@ -1,42 +1,89 @@
 """Probe: how much of a real round is its longest client, against the peer.
 
-Reads a `make bench` result (round_speed.json) and rebuilds its real rounds'
-batch counts (round_data.build_rounds with the bench's seed and round count,
-batches of 4), then prints per timed round: the cohort's batches, the longest
-client's, `ours` seconds per batch of the longest client, and the peer's
-seconds per batch of the whole round; then the medians. A round where one
-client trains alone for most of it shows what a one-client step costs ours
-against a step of the peer.
+Reads a `make bench` result (round_speed.json) and its real rounds' sizes:
+the sequences per client it recorded, or, for a result that predates that
+record, the rounds rebuilt from the database (round_data.build_rounds with the
+bench's seed, round count and clients per round), which are the bench's rounds
+only on the database it ran on: the probe refuses a database whose content
+hash differs from a recorded one, and warns when none is recorded. It prints
+per round: the cohort's batches, the longest
+client's, `ours` milliseconds per batch of the longest client, and the peer's
+milliseconds per batch of the whole round; then the medians over the timed
+rounds. A round where one client trains alone for most of it shows what a
+one-client step costs ours against a step of the peer.
 
-  .venv/bin/python benchmarks/probes/real_round_tail.py [round_speed.json]
+  PYTHONPATH=.:benchmarks .venv/bin/python benchmarks/probes/real_round_tail.py \\
+      [--round_speed=results/benchmarks/round_speed.json]
 """
 import json
 import math
 import os
 import statistics
-import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-sys.path.insert(0, '.')
-sys.path.insert(0, 'benchmarks')
-import round_data  # pylint: disable=g-import-not-at-top
 
-_BATCH = 4
-_CLIENTS = 10   # round_speed.py's real rounds
+# pylint: disable=g-import-not-at-top,g-bad-import-order
+from absl import app
+from absl import flags
+
+import round_data
+
+_ROUND_SPEED = flags.DEFINE_string(
+    'round_speed', 'results/benchmarks/round_speed.json',
+    'A round_speed.json written by make bench (it must have a real section).')
+# round_speed.py builds its real rounds with these (round_data's defaults).
+_CLIENTS = flags.DEFINE_integer('clients', 10, 'Clients per real round, as '
+                                'round_speed.py drew them.', lower_bound=1)
+_BATCH = flags.DEFINE_integer('batch_size', 4, 'Client batch size, as '
+                              'tff_round.py and torch_peer.py batch.',
+                              lower_bound=1)
+_SEED = flags.DEFINE_integer('seed', 0, 'round_data seed, as round_speed.py '
+                             'used it.')
 
 
-def main():
-  path = sys.argv[1] if len(sys.argv) > 1 else (
-      'results/benchmarks/round_speed.json')
-  with open(path) as f:
-    results = json.load(f)
-  real = results['real']
-  ours, peer = real['ours']['round_s'], real['torch_peer']['round_s']
-  rounds = round_data.build_rounds('real', results['meta']['rounds'],
-                                   _CLIENTS)
+def _load(path):
+  """round_speed.json parsed; its rounds; its real rounds' seconds: ours, peer."""
+  try:
+    with open(path) as f:
+      results = json.load(f)
+    real = results['real']
+    return (results, results['meta']['rounds'], real['ours']['round_s'],
+            real['torch_peer']['round_s'])
+  except (OSError, ValueError) as e:
+    raise app.UsageError(f'--round_speed {path}: {e}') from e
+  except KeyError as e:
+    raise app.UsageError(f'--round_speed {path}: no {e} (not a full make '
+                         'bench result)') from e
+
+
+def _sequences(results, num_rounds, path):
+  """[round][client] sequences of the bench's real rounds."""
+  recorded = results.get('sequences', {}).get(
+      f'real_{_CLIENTS.value}_{num_rounds}')
+  if recorded is not None:
+    return recorded
+  current = round_data.database_identity()
+  if 'data' in results['meta']:
+    if results['meta']['data'] != current:
+      raise app.UsageError(
+          f'--round_speed {path} ran on {results["meta"]["data"]}, the '
+          f'database is now {current}: its rounds cannot be rebuilt.')
+  else:
+    print(f'warning: {path} records neither its rounds nor its database; '
+          f'rebuilding them from {current}, which gives its rounds only if '
+          'the bench ran on this database.')
+  return round_data.sequence_counts(round_data.build_rounds(
+      'real', num_rounds, _CLIENTS.value, seed=_SEED.value))
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  results, num_rounds, ours, peer = _load(_ROUND_SPEED.value)
   rows = []
-  for r, clients in enumerate(rounds):
-    batches = [math.ceil(len(x) / _BATCH) for x, _ in clients]
+  sequences = _sequences(results, num_rounds, _ROUND_SPEED.value)
+  for r, clients in enumerate(sequences):
+    batches = [math.ceil(n / _BATCH.value) for n in clients]
     rows.append((sum(batches), max(batches), ours[r], peer[r]))
   print('round | batches | longest | ours ms/longest batch | peer ms/batch')
   for r, (total, longest, o, p) in enumerate(rows):
@@ -53,4 +100,4 @@ def main():
 
 
 if __name__ == '__main__':
-  main()
+  app.run(main)
