@@ -19,14 +19,12 @@ import json
 import math
 import os
 import statistics
+import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
-# pylint: disable=g-import-not-at-top,g-bad-import-order
-from absl import app
-from absl import flags
-
-import round_data
+from absl import app  # pylint: disable=g-import-not-at-top
+from absl import flags  # pylint: disable=g-import-not-at-top
 
 _ROUND_SPEED = flags.DEFINE_string(
     'round_speed', 'results/benchmarks/round_speed.json',
@@ -39,6 +37,10 @@ _BATCH = flags.DEFINE_integer('batch_size', 4, 'Client batch size, as '
                               lower_bound=1)
 _SEED = flags.DEFINE_integer('seed', 0, 'round_data seed, as round_speed.py '
                              'used it.')
+_CACHE_DIR = flags.DEFINE_string(
+    'cache_dir', None, 'Where the Shakespeare database is (default: the '
+    'project cache, where make data puts it); read only for a result that '
+    'does not record its rounds.')
 
 
 def _load(path):
@@ -50,10 +52,10 @@ def _load(path):
     return (results, results['meta']['rounds'], real['ours']['round_s'],
             real['torch_peer']['round_s'])
   except (OSError, ValueError) as e:
-    raise app.UsageError(f'--round_speed {path}: {e}') from e
+    raise ValueError(f'--round_speed {path}: {e}') from e
   except KeyError as e:
-    raise app.UsageError(f'--round_speed {path}: no {e} (not a full make '
-                         'bench result)') from e
+    raise ValueError(f'--round_speed {path}: no {e} (not a full make bench '
+                     'result)') from e
 
 
 def _sequences(results, num_rounds, path):
@@ -62,10 +64,13 @@ def _sequences(results, num_rounds, path):
       f'real_{_CLIENTS.value}_{num_rounds}')
   if recorded is not None:
     return recorded
-  current = round_data.database_identity()
+  # Imported here: it loads TensorFlow and TFF, which reading a result that
+  # records its rounds does not need.
+  import round_data  # pylint: disable=g-import-not-at-top
+  current = round_data.database_identity(_CACHE_DIR.value)
   if 'data' in results['meta']:
     if results['meta']['data'] != current:
-      raise app.UsageError(
+      raise ValueError(
           f'--round_speed {path} ran on {results["meta"]["data"]}, the '
           f'database is now {current}: its rounds cannot be rebuilt.')
   else:
@@ -73,15 +78,20 @@ def _sequences(results, num_rounds, path):
           f'rebuilding them from {current}, which gives its rounds only if '
           'the bench ran on this database.')
   return round_data.sequence_counts(round_data.build_rounds(
-      'real', num_rounds, _CLIENTS.value, seed=_SEED.value))
+      'real', num_rounds, _CLIENTS.value, seed=_SEED.value,
+      cache_dir=_CACHE_DIR.value))
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  results, num_rounds, ours, peer = _load(_ROUND_SPEED.value)
+  try:
+    results, num_rounds, ours, peer = _load(_ROUND_SPEED.value)
+    sequences = _sequences(results, num_rounds, _ROUND_SPEED.value)
+  except (ValueError, FileNotFoundError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
   rows = []
-  sequences = _sequences(results, num_rounds, _ROUND_SPEED.value)
   for r, clients in enumerate(sequences):
     batches = [math.ceil(n / _BATCH.value) for n in clients]
     rows.append((sum(batches), max(batches), ours[r], peer[r]))
