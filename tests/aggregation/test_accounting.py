@@ -197,3 +197,10 @@ def test_binary_rejects_bad_values_without_a_traceback(args, message):
   assert message in run.stderr
   assert 'Traceback' not in run.stderr
   assert 'epsilon=' not in run.stdout
+
+
+def test_epsilons_over_rounds_are_the_epsilons_of_each_run_length():
+  params = dict(noise_multiplier=1.5, clients_per_round=20, num_clients=1123)
+  assert accounting.epsilons_over_rounds(**params, rounds=[3, 30]) == [
+      pytest.approx(accounting.epsilon(**params, rounds=t), rel=1e-9)
+      for t in (3, 30)]

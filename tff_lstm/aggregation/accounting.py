@@ -30,9 +30,11 @@ threshold of --robust_aggregation, if enabled with DP, is not covered.
 """
 
 import math
+from collections.abc import Sequence
 from typing import Optional
 
 import dp_accounting
+from dp_accounting.rdp import rdp_privacy_accountant as rdp_lib
 
 GAUSSIAN_MECHANISMS = ('gaussian_fixed', 'gaussian_adaptive')
 MECHANISMS = GAUSSIAN_MECHANISMS + ('tree',)
@@ -134,6 +136,32 @@ def epsilon(*, noise_multiplier: float, clients_per_round: int,
       noise_multiplier=noise_multiplier, clients_per_round=clients_per_round,
       num_clients=num_clients, rounds=rounds, dp_mechanism=dp_mechanism))
   return accountant.get_epsilon(resolve_delta(delta, num_clients))
+
+
+def epsilons_over_rounds(*, noise_multiplier: float, clients_per_round: int,
+                         num_clients: int, rounds: Sequence[int],
+                         delta: Optional[float] = None) -> list[float]:
+  """`epsilon` of a Gaussian mechanism after each of `rounds`, for tables.
+
+  The rounds compose identically, so one round's RDP, computed once (the
+  costly part), is scaled by each round count and converted, as the
+  accountant does for a SelfComposedDpEvent.
+  """
+  for t in rounds:
+    check_parameters(noise_multiplier=noise_multiplier,
+                     clients_per_round=clients_per_round,
+                     num_clients=num_clients, rounds=t, delta=delta)
+  if noise_multiplier == 0:
+    return [math.inf] * len(rounds)
+  accountant = dp_accounting.rdp.RdpAccountant(
+      neighboring_relation=neighboring_relation('gaussian_fixed'))
+  accountant.compose(dp_event(
+      noise_multiplier=noise_multiplier, clients_per_round=clients_per_round,
+      num_clients=num_clients, rounds=1))
+  orders, one_round = accountant._orders, accountant._rdp  # pylint: disable=protected-access
+  target = resolve_delta(delta, num_clients)
+  return [rdp_lib.compute_epsilon(orders, [r * t for r in one_round],
+                                  target)[0] for t in rounds]
 
 
 def describe(*, clients_per_round: int, num_clients: int,
