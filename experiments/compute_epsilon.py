@@ -22,8 +22,9 @@ _CLIENTS_PER_ROUND = flags.DEFINE_integer('clients_per_round', None,
 _NUM_CLIENTS = flags.DEFINE_integer('num_clients', None,
                                     'Clients in the training population.')
 _TOTAL_ROUNDS = flags.DEFINE_integer('total_rounds', None, 'Training rounds.')
-_DELTA = flags.DEFINE_float('delta', None, 'Target delta (default '
-                            '1/num_clients).')
+_DELTA = flags.DEFINE_float(
+    'delta', None, 'Target delta (default '
+    f'{accounting.DEFAULT_DELTA_RULE}, well below 1/num_clients).')
 _DP_MECHANISM = flags.DEFINE_enum('dp_mechanism', 'gaussian_fixed',
                                   accounting.MECHANISMS,
                                   'The --dp_mechanism of the run.')
@@ -42,8 +43,7 @@ def main(argv):
                 dp_mechanism=_DP_MECHANISM.value)
   try:
     accounting.check_parameters(delta=_DELTA.value, **params)
-    delta = (_DELTA.value if _DELTA.value is not None
-             else accounting.default_delta(_NUM_CLIENTS.value))
+    delta = accounting.resolve_delta(_DELTA.value, _NUM_CLIENTS.value)
     eps = accounting.epsilon(delta=delta, **params)
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
@@ -54,7 +54,9 @@ def main(argv):
   print(f'noise_multiplier={_NOISE_MULTIPLIER.value} '
         f'clients_per_round={_CLIENTS_PER_ROUND.value} '
         f'num_clients={_NUM_CLIENTS.value} total_rounds={_TOTAL_ROUNDS.value} '
-        f'delta={delta:g}')
+        f'delta={delta:g}'
+        + ('' if _DELTA.value is not None
+           else f' ({accounting.DEFAULT_DELTA_RULE})'))
   print(f'epsilon={eps:.6g}')
   return 0
 

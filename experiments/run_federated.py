@@ -184,25 +184,28 @@ def _build_process(task, algorithm, shared, aggregation, parallelism: str):
 
 
 def _privacy_metrics_fn(aggregation, num_clients: int):
-  """round -> {'privacy': epsilon, delta} for DP runs; None without DP."""
+  """(round -> {'privacy': epsilon, delta}, the accounting record) for DP
+  runs; (None, None) without DP."""
   if not aggregation.dp_enabled:
-    return None
-  delta = aggregation.dp_delta or accounting.default_delta(num_clients)
+    return None, None
+  delta = accounting.resolve_delta(aggregation.dp_delta, num_clients)
   params = dict(noise_multiplier=aggregation.dp_noise_multiplier,
                 clients_per_round=_CLIENTS_PER_ROUND.value,
                 num_clients=num_clients, delta=delta,
                 dp_mechanism=aggregation.dp_mechanism)
   accounting.check_parameters(rounds=_TOTAL_ROUNDS.value, **params)
-  print(accounting.sampling_model(
-      aggregation.dp_mechanism, clients_per_round=_CLIENTS_PER_ROUND.value,
-      num_clients=num_clients), flush=True)
+  record = accounting.describe(
+      clients_per_round=_CLIENTS_PER_ROUND.value, num_clients=num_clients,
+      delta=aggregation.dp_delta, dp_mechanism=aggregation.dp_mechanism)
+  print(f'{record["sampling_model"]} Epsilon at delta={delta:g} '
+        f'({record["delta_rule"]}).', flush=True)
 
   def privacy_metrics(round_num: int) -> dict:
     eps = 0.0 if round_num == 0 else accounting.epsilon(rounds=round_num,
                                                          **params)
     return {'privacy': {'epsilon': eps, 'delta': delta}}
 
-  return privacy_metrics
+  return privacy_metrics, record
 
 
 def _summary(final: dict, exp_dir: str) -> str:
@@ -240,7 +243,7 @@ def _prepare():
   task = _build_task()
   parallelism = _client_parallelism(task, algorithm, shared.client_parallelism)
   process = _build_process(task, algorithm, shared, aggregation, parallelism)
-  privacy_fn = _privacy_metrics_fn(
+  privacy_fn, privacy_record = _privacy_metrics_fn(
       aggregation, len(task.datasets.train_data.client_ids))
   worker_addresses = (
       remote_runtime.parse_addresses(_WORKER_ADDRESSES.value)
@@ -250,6 +253,8 @@ def _prepare():
              outputs.DATA_IDENTITY_KEY: dict(task.data_identity),
              'aggregation': aggregation_config.describe_aggregation(
                  aggregation, shared.client_weighting)}
+  if privacy_record is not None:
+    hparams['privacy_accounting'] = privacy_record
   return task, process, privacy_fn, worker_addresses, hparams, parallelism
 
 

@@ -37,7 +37,8 @@ def _independent_wor_epsilon(z, k, n, rounds, delta):
 def test_epsilon_equals_an_independent_rdp_computation(z, k, n, rounds, delta):
   eps = accounting.epsilon(noise_multiplier=z, clients_per_round=k,
                            num_clients=n, rounds=rounds, delta=delta)
-  expected = _independent_wor_epsilon(z, k, n, rounds, delta or 1 / n)
+  expected = _independent_wor_epsilon(z, k, n, rounds,
+                                      delta or min(1e-5, n ** -1.1))
   assert eps == pytest.approx(expected, rel=1e-9)
 
 
@@ -81,9 +82,50 @@ def test_epsilon_behaves_sensibly():
   assert accounting.epsilon(**{**base, 'noise_multiplier': 2.0}) < eps
   assert accounting.epsilon(**{**base, 'rounds': 2000}) > eps
   assert accounting.epsilon(**{**base, 'clients_per_round': 50}) < eps
-  assert accounting.epsilon(**base, delta=1e-4) == eps  # default 1/num_clients
+  assert accounting.epsilon(**base, delta=1e-5) == eps  # the default delta
   assert accounting.epsilon(**{**base, 'noise_multiplier': 0.0}) == math.inf
   assert accounting.epsilon(**base, dp_mechanism='gaussian_adaptive') == eps
+
+
+@pytest.mark.parametrize('n, expected', [
+    (6, 1e-5), (1127, 1e-5), (35000, 1e-5), (10**5, 10**-5.5),
+    (10**6, 10**-6.6)])
+def test_default_delta_is_well_below_one_over_the_population(n, expected):
+  delta = accounting.default_delta(n)
+  assert delta == pytest.approx(expected)
+  assert delta <= n ** -1.1 and delta <= 1e-5
+  assert accounting.resolve_delta(None, n) == delta
+  assert accounting.resolve_delta(0.25, n) == 0.25
+
+
+def test_default_delta_refuses_an_empty_population():
+  with pytest.raises(ValueError, match='num_clients must be an integer >= 1'):
+    accounting.default_delta(0)
+
+
+def test_the_record_says_which_delta_and_why():
+  given = accounting.describe(clients_per_round=10, num_clients=1000,
+                              delta=1e-3)
+  assert (given['delta'], given['delta_rule']) == (1e-3, 'given')
+  default = accounting.describe(clients_per_round=10, num_clients=1000)
+  assert default['delta'] == 1e-5 and 'min(1e-5' in default['delta_rule']
+  assert default['neighboring_relation'] == 'REPLACE_ONE'
+  assert 'without replacement' in default['sampling_model']
+
+
+def test_poisson_add_or_remove_epsilon_is_ours_at_twice_the_noise_for_q_1():
+  # Everyone in every round: no sampling, and replace-one at noise 2z has
+  # the sensitivity / noise of add-or-remove at z.
+  ours = accounting.epsilon(noise_multiplier=2.0, clients_per_round=50,
+                            num_clients=50, rounds=20)
+  poisson = accounting.poisson_add_or_remove_epsilon(
+      noise_multiplier=1.0, clients_per_round=50, num_clients=50, rounds=20)
+  assert poisson == pytest.approx(ours, rel=1e-6)
+  # With sampling, the usual paper figure is far below ours (not "half").
+  params = dict(noise_multiplier=1.0, clients_per_round=20, num_clients=1123,
+                rounds=30)
+  assert accounting.epsilon(**params) > 5 * (
+      accounting.poisson_add_or_remove_epsilon(**params))
 
 
 def test_events_are_supported_by_their_relation():
@@ -129,6 +171,7 @@ def test_binary_prints_the_sampling_model_and_epsilon_last():
   expected = accounting.epsilon(noise_multiplier=1.0, clients_per_round=100,
                                 num_clients=10000, rounds=1000)
   assert float(lines[-1].split('=')[1]) == pytest.approx(expected, rel=1e-5)
+  assert 'delta=1e-05 (min(1e-5, num_clients ** -1.1))' in run.stdout
   tree = _run('--noise_multiplier=1.0', '--clients_per_round=10',
               '--num_clients=1000', '--total_rounds=100', '--delta=1e-5',
               '--dp_mechanism=tree')
@@ -154,3 +197,10 @@ def test_binary_rejects_bad_values_without_a_traceback(args, message):
   assert message in run.stderr
   assert 'Traceback' not in run.stderr
   assert 'epsilon=' not in run.stdout
+
+
+def test_epsilons_over_rounds_are_the_epsilons_of_each_run_length():
+  params = dict(noise_multiplier=1.5, clients_per_round=20, num_clients=1123)
+  assert accounting.epsilons_over_rounds(**params, rounds=[3, 30]) == [
+      pytest.approx(accounting.epsilon(**params, rounds=t), rel=1e-9)
+      for t in (3, 30)]

@@ -340,6 +340,14 @@ def test_dp_run_logs_epsilon_each_round(shakespeare_cache_dir, tmp_path):
     assert float(row['privacy/epsilon']) == pytest.approx(expected)
   assert float(rows[2]['privacy/epsilon']) > float(rows[1]['privacy/epsilon'])
   assert 'privacy: epsilon=' in run.stdout
+  # The delta is the default, well below 1/num_clients, and recorded.
+  delta = accounting.default_delta(num_clients)
+  assert delta < 1 / num_clients
+  assert {float(row['privacy/delta']) for row in rows} == {delta}
+  record = json.loads((tmp_path / 'dp' / 'hparams.json').read_text())
+  assert record['dp_delta'] is None
+  assert record['privacy_accounting']['delta'] == delta
+  assert record['privacy_accounting']['num_clients'] == num_clients
 
 
 @pytest.mark.parametrize('flags_, message', [

@@ -60,6 +60,7 @@ _RECORD = {
     'task': 'shakespeare_char', 'units': 256, 'client_learning_rate': 1.0,
     'clients_per_round': 10, 'client_batch_size': 4, 'model_seed': 0,
     'client_datasets_random_seed': 0, 'dp_noise_multiplier': None,
+    'dp_delta': None,
     'bf16': False, 'cache_dir': None, 'database_path': None,
     'total_rounds': 10, 'rounds_per_eval': 10, 'rounds_per_checkpoint': 10,
     'rounds_per_worker_restart': 100, 'clients_per_eval': 100,
@@ -95,11 +96,39 @@ def test_the_resume_rule_in_both_directions(tmp_path, name):
 
 def test_the_rule_names_what_may_change():
   assert {'rounds_per_worker_restart', 'clients_per_eval', 'worker_addresses',
-          'resolved_client_parallelism', 'total_rounds'} <= (
+          'resolved_client_parallelism', 'total_rounds', 'dp_delta'} <= (
               outputs.RESUMABLE_CHANGES)
   assert not {'task', 'clients_per_round', 'client_learning_rate', 'bf16',
               'model_seed', 'client_datasets_random_seed',
-              'steps_per_eval'} & outputs.RESUMABLE_CHANGES
+              'steps_per_eval', 'dp_noise_multiplier', 'dp_clip'
+              } & outputs.RESUMABLE_CHANGES
+
+
+def test_a_dp_run_recorded_before_its_accounting_resumes_at_a_new_delta(
+    tmp_path):
+  """A run recorded before hparams kept its accounting (and at delta 1/N)
+  resumes, reporting every kept round at the delta it resumes with."""
+  dp = {**_RECORD, 'dp_mechanism': 'gaussian_fixed', 'dp_noise_multiplier': 1.0}
+  outputs.write_hparams(str(tmp_path), dp)
+  csv_manager = outputs.metrics_release_managers(str(tmp_path))[0]
+  loop = asyncio.new_event_loop()
+  for r in range(4):
+    loop.run_until_complete(csv_manager.release(
+        {'loss': 1.0, 'privacy': {'epsilon': r * 10.0, 'delta': 0.1}}, key=r))
+  loop.close()
+  accounting = {'delta': 1e-5, 'delta_rule': 'min(1e-5, num_clients ** -1.1)'}
+  outputs.write_hparams(str(tmp_path),
+                        {**dp, 'privacy_accounting': accounting})
+  assert json.loads((tmp_path / 'hparams.json').read_text())[
+      'privacy_accounting'] == accounting
+  restated = lambda r: {'privacy': {'epsilon': r / 2, 'delta': 1e-5}}
+  assert outputs.drop_rounds_after(str(tmp_path), 2) == 1
+  assert outputs.restate_round_metrics(str(tmp_path), restated) == 3
+  rows = outputs.read_metrics_csv(str(tmp_path))
+  assert [(r['privacy/epsilon'], r['privacy/delta'], r['loss']) for r in rows
+          ] == [('0.0', '1e-05', '1.0'), ('0.5', '1e-05', '1.0'),
+                ('1.0', '1e-05', '1.0')]
+  assert outputs.restate_round_metrics(str(tmp_path), restated) == 0
 
 
 _DATA = {'data_identity': {'db.sqlite': 'aaa'}}

@@ -31,16 +31,19 @@ def test_row_figures_come_from_the_run(tmp_path):
        'aggregator/mean_value/client_to_server_bytes': 1024 * 1024,
        'aggregator/mean_value/uncompressed_bytes': 4 * 1024 * 1024},
       {'round': 3, 'client_work/train/num_examples': 50,
-       'training_time_in_seconds': 4.0, 'privacy/epsilon': 2.5},
+       'training_time_in_seconds': 4.0, 'privacy/epsilon': 2.5,
+       'privacy/delta': 1e-5},
   ], final={'final_test': {'accuracy': 0.25, 'loss': 1.5}})
   s = summary.summarize_run(run, at_rounds=[2, 3])
   assert s['rounds'] == 3 and s['examples_seen'] == 150
   assert s['metric_at'][2] == 0.2 and math.isnan(s['metric_at'][3])
   assert s['median_round_s'] == 4.0 and s['training_s'] == 12.0
   assert s['final_metric'] == 0.25 and s['epsilon'] == 2.5
+  assert s['delta'] == 1e-5
   assert s['bytes_after'] == 2**20 and s['bytes_before'] == 4 * 2**20
   table = summary.markdown_table([s], [2, 3])
-  assert '| fedavg | 3 | 150 | 0.2000 | – | 0.2500 | 1.5000 | 4.00 | 0.00 | 2.50 | 1.0 | 4.0 |' in table
+  assert '| fedavg | 3 | 150 | 0.2000 | – | 0.2500 | 1.5000 | 4.00 | 0.00 | 2.50 | 1e-05 | 1.0 | 4.0 |' in table
+  assert '| epsilon | at delta |' in table
 
 
 def test_optional_columns_only_when_some_run_has_them(tmp_path):

@@ -11,8 +11,11 @@ population size public), accounted with `SampledWithoutReplacementDpEvent`
 (Wang, Balle & Kasiviswanathan 2019). Replacing a client can move the clipped
 sum by 2 * clip, while TFF's noise stddev is noise_multiplier * clip, so the
 accountant sees a Gaussian of noise multiplier `noise_multiplier / 2`.
-Add-or-remove-one figures with Poisson sampling, common in papers, are about
-half as large for the same noise and are not comparable.
+Add-or-remove-one figures with Poisson sampling, common in papers
+(`poisson_add_or_remove_epsilon`), assume another sampling and another
+neighbourhood and are not comparable: for the same noise they are 5-10x
+smaller at noise multiplier 1-2 and 10-500x smaller at 0.1-0.5
+(experiments/epsilon_table.py writes the comparison).
 
 'tree' (DP-FTRL) has no sampling amplification: the guarantee assumes every
 client takes part in at most ONE round of the whole run (one tree, no
@@ -27,16 +30,42 @@ threshold of --robust_aggregation, if enabled with DP, is not covered.
 """
 
 import math
+from collections.abc import Sequence
 from typing import Optional
 
 import dp_accounting
+from dp_accounting.rdp import rdp_privacy_accountant as rdp_lib
 
 GAUSSIAN_MECHANISMS = ('gaussian_fixed', 'gaussian_adaptive')
 MECHANISMS = GAUSSIAN_MECHANISMS + ('tree',)
 
 
+# The default delta: at most 1e-5, and at most num_clients ** -1.1 so that it
+# stays far below 1/num_clients for populations too large for 1e-5 to be small.
+MAX_DEFAULT_DELTA = 1e-5
+DEFAULT_DELTA_EXPONENT = 1.1
+
+
 def default_delta(num_clients: int) -> float:
-  return 1.0 / num_clients
+  """min(1e-5, num_clients ** -1.1): well below 1/num_clients.
+
+  Delta bounds the chance that the guarantee fails outright, e.g. by one
+  client's data being published whole; a mechanism that does that to each
+  client with probability 1/num_clients is (0, 1/num_clients)-DP and leaks
+  one client on average. So delta must be much smaller than 1/num_clients:
+  common practice is 1e-5, and a power of 1/num_clients above 1 where 1e-5
+  would not be small (here from 35,112 clients on, where N^-1.1 < 1e-5).
+  """
+  _positive_int('num_clients', num_clients)
+  return min(MAX_DEFAULT_DELTA, float(num_clients) ** -DEFAULT_DELTA_EXPONENT)
+
+
+DEFAULT_DELTA_RULE = 'min(1e-5, num_clients ** -1.1)'
+
+
+def resolve_delta(delta: Optional[float], num_clients: int) -> float:
+  """`delta` if given, else `default_delta(num_clients)`."""
+  return delta if delta is not None else default_delta(num_clients)
 
 
 def _positive_int(name, value):
@@ -94,7 +123,7 @@ def dp_event(*, noise_multiplier: float, clients_per_round: int,
 def epsilon(*, noise_multiplier: float, clients_per_round: int,
             num_clients: int, rounds: int, delta: Optional[float] = None,
             dp_mechanism: str = 'gaussian_fixed') -> float:
-  """Epsilon at `delta` (default 1/num_clients); inf without noise."""
+  """Epsilon at `delta` (default `default_delta`); inf without noise."""
   check_parameters(noise_multiplier=noise_multiplier,
                    clients_per_round=clients_per_round,
                    num_clients=num_clients, rounds=rounds, delta=delta,
@@ -106,8 +135,74 @@ def epsilon(*, noise_multiplier: float, clients_per_round: int,
   accountant.compose(dp_event(
       noise_multiplier=noise_multiplier, clients_per_round=clients_per_round,
       num_clients=num_clients, rounds=rounds, dp_mechanism=dp_mechanism))
-  return accountant.get_epsilon(
-      delta if delta is not None else default_delta(num_clients))
+  return accountant.get_epsilon(resolve_delta(delta, num_clients))
+
+
+def epsilons_over_rounds(*, noise_multiplier: float, clients_per_round: int,
+                         num_clients: int, rounds: Sequence[int],
+                         delta: Optional[float] = None) -> list[float]:
+  """`epsilon` of a Gaussian mechanism after each of `rounds`, for tables.
+
+  The rounds compose identically, so one round's RDP, computed once (the
+  costly part), is scaled by each round count and converted, as the
+  accountant does for a SelfComposedDpEvent.
+  """
+  for t in rounds:
+    check_parameters(noise_multiplier=noise_multiplier,
+                     clients_per_round=clients_per_round,
+                     num_clients=num_clients, rounds=t, delta=delta)
+  if noise_multiplier == 0:
+    return [math.inf] * len(rounds)
+  accountant = dp_accounting.rdp.RdpAccountant(
+      neighboring_relation=neighboring_relation('gaussian_fixed'))
+  accountant.compose(dp_event(
+      noise_multiplier=noise_multiplier, clients_per_round=clients_per_round,
+      num_clients=num_clients, rounds=1))
+  orders, one_round = accountant._orders, accountant._rdp  # pylint: disable=protected-access
+  target = resolve_delta(delta, num_clients)
+  return [rdp_lib.compute_epsilon(orders, [r * t for r in one_round],
+                                  target)[0] for t in rounds]
+
+
+def describe(*, clients_per_round: int, num_clients: int,
+             delta: Optional[float] = None,
+             dp_mechanism: str = 'gaussian_fixed') -> dict:
+  """What a run's epsilons are reported at and assume, for its records."""
+  return {
+      'delta': resolve_delta(delta, num_clients),
+      'delta_rule': 'given' if delta is not None else DEFAULT_DELTA_RULE,
+      'num_clients': num_clients,
+      'neighboring_relation': neighboring_relation(dp_mechanism).name,
+      'sampling_model': sampling_model(
+          dp_mechanism, clients_per_round=clients_per_round,
+          num_clients=num_clients),
+  }
+
+
+def poisson_add_or_remove_epsilon(*, noise_multiplier: float,
+                                  clients_per_round: int, num_clients: int,
+                                  rounds: int,
+                                  delta: Optional[float] = None) -> float:
+  """Epsilon under the model papers usually report, for comparison only.
+
+  Each client joins each round independently with probability
+  clients_per_round / num_clients (Poisson sampling), and neighbouring
+  populations differ by adding or removing one client (sensitivity clip, so
+  the Gaussian is accounted at `noise_multiplier`). Our training samples a
+  fixed-size cohort, which this does not describe; `epsilon` is what it has.
+  """
+  check_parameters(noise_multiplier=noise_multiplier,
+                   clients_per_round=clients_per_round,
+                   num_clients=num_clients, rounds=rounds, delta=delta)
+  if noise_multiplier == 0:
+    return math.inf
+  accountant = dp_accounting.rdp.RdpAccountant(
+      neighboring_relation=dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE)
+  accountant.compose(dp_accounting.SelfComposedDpEvent(
+      dp_accounting.PoissonSampledDpEvent(
+          clients_per_round / num_clients,
+          dp_accounting.GaussianDpEvent(noise_multiplier)), rounds))
+  return accountant.get_epsilon(resolve_delta(delta, num_clients))
 
 
 def sampling_model(dp_mechanism: str, *, clients_per_round: int,

@@ -51,7 +51,8 @@ class AggregationConfig:
       clip should leave unclipped (default 0.5).
     dp_clip_learning_rate: 'gaussian_adaptive': geometric step of the clip
       estimate per round (default 0.2).
-    dp_delta: delta of the reported (epsilon, delta); default 1/num_clients.
+    dp_delta: delta of the reported (epsilon, delta); default
+      `accounting.default_delta` (min(1e-5, num_clients ** -1.1)).
     dp_noise_seed: 'tree' only: seed of the tree's noise (None: TFF seeds it
       from the clock). TFF's Gaussian DP factories take no seed.
     secure_aggregation: the server only sees the sum of updates (simulated);

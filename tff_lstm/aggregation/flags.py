@@ -39,7 +39,8 @@ def define_aggregation_flags(
       **fv)
   flags.DEFINE_float(
       'dp_delta', None,
-      'DP: delta of the reported epsilon (default 1/num_clients).', **fv)
+      'DP: delta of the reported epsilon (default min(1e-5, '
+      'num_clients ** -1.1)). Reporting only: may change on resume.', **fv)
   flags.DEFINE_bool(
       'secure_aggregation', False, 'The server sees only the sum of updates '
       '(simulated: see docs/privacy.md); with DP: distributed DP.', **fv)

@@ -154,6 +154,8 @@ def run_experiment(
     print(f'resuming {exp_dir} from the checkpoint of round {start_round}',
           flush=True)
     outputs.drop_rounds_after(exp_dir, start_round)
+    if round_metrics_fn is not None:
+      outputs.restate_round_metrics(exp_dir, round_metrics_fn)
   process = client_id_inputs.compose(process, task.datasets.train_data,
                                      task.datasets.train_preprocess_fn,
                                      task.seeded_train_preprocess_fn)

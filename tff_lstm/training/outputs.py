@@ -56,14 +56,16 @@ RESUMABLE_CHANGES = frozenset({
     'allow_exposed_worker', 'client_parallelism',
     'resolved_client_parallelism',
     'root_output_dir', 'experiment_name',
-    # Reporting.
-    'progress_bar', 'verbose',
+    # Reporting; the delta of a DP run's (epsilon, delta) is reporting too:
+    # it changes what is said about the noise, not the noise.
+    'progress_bar', 'verbose', 'dp_delta',
 })
 # The data's identity (file -> content hash), recorded with the flags.
 DATA_IDENTITY_KEY = 'data_identity'
 # Recorded for readers, and derived from flags that are compared: the
-# aggregation chain in words (its wording may change between versions).
-DESCRIPTIVE_KEYS = frozenset({'aggregation'})
+# aggregation chain in words (its wording may change between versions), and a
+# DP run's accounting (the delta it reports at, and what the epsilon assumes).
+DESCRIPTIVE_KEYS = frozenset({'aggregation', 'privacy_accounting'})
 # Where the data is read from may change when its identity is recorded and
 # unchanged; without a recorded identity the location is all there is.
 DATA_LOCATION_FLAGS = frozenset({'cache_dir', 'database_path'})
@@ -221,6 +223,52 @@ def drop_rounds_after(exp_dir: str, last_round: int) -> int:
       writer.writerows(kept)
     os.replace(f'{path}.tmp', path)
   return len(rows) - len(kept)
+
+
+def restate_round_metrics(exp_dir: str,
+                           round_metrics_fn: Callable[[int], dict[str, Any]]
+                           ) -> int:
+  """Rewrites the kept rows' round-only metrics as `round_metrics_fn` gives them.
+
+  Metrics that depend only on the round number (a DP run's epsilon and delta)
+  follow the resumed command's reporting settings (`--dp_delta`), so that one
+  metrics.csv never mixes two deltas. Returns how many rows changed.
+  (TensorBoard events already written keep their values.)
+  """
+  path = os.path.join(exp_dir, METRICS_CSV)
+  if not os.path.exists(path):
+    return 0
+  with open(path, newline='') as f:
+    reader = csv.DictReader(f)
+    fieldnames, rows = list(reader.fieldnames or []), list(reader)
+  changed = 0
+  for row in rows:
+    values = {k: str(v) for k, v in _flatten(
+        round_metrics_fn(int(row[ROUND_KEY]))).items()}
+    new = {**row, **values}
+    if new != row:
+      changed += 1
+    row.update(values)
+    fieldnames += [k for k in values if k not in fieldnames]
+  if changed:
+    with open(f'{path}.tmp', 'w', newline='') as f:
+      writer = csv.DictWriter(f, fieldnames=fieldnames)
+      writer.writeheader()
+      writer.writerows(rows)
+    os.replace(f'{path}.tmp', path)
+  return changed
+
+
+def _flatten(metrics: dict[str, Any], prefix: str = '') -> dict[str, Any]:
+  """{'a': {'b': 1}} -> {'a/b': 1}, the keys TFF's CSV manager writes."""
+  flat = {}
+  for key, value in metrics.items():
+    name = f'{prefix}{key}'
+    if isinstance(value, dict):
+      flat.update(_flatten(value, f'{name}/'))
+    else:
+      flat[name] = value
+  return flat
 
 
 def read_metrics_csv(exp_dir: str) -> list[dict[str, str]]:

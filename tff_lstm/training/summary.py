@@ -19,6 +19,7 @@ FINAL_METRICS_JSON = metrics_files.FINAL_METRICS_JSON
 ROUND_SECONDS = 'training_time_in_seconds'
 EVAL_SECONDS = 'evaluation/evaluation_time_in_seconds'
 EPSILON = 'privacy/epsilon'
+DELTA = 'privacy/delta'  # the delta of EPSILON, in the same row
 # What aggregation.compression measures on the encoded updates, per round.
 BYTES_SUFFIXES = ('/client_to_server_bytes', '/uncompressed_bytes')
 
@@ -130,7 +131,8 @@ def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
   seconds = [_number(row.get(ROUND_SECONDS)) for row in rows
              if row.get(ROUND_SECONDS) and int(row[plotting.ROUND_KEY]) > 0]
   eval_seconds = _column_sum(rows, EVAL_SECONDS)
-  epsilons = [_number(row.get(EPSILON)) for row in rows if row.get(EPSILON)]
+  epsilons = [(_number(row.get(EPSILON)), _number(row.get(DELTA)))
+              for row in rows if row.get(EPSILON)]
   # Columns counted in federated rounds mean nothing for a centralized run,
   # whose "round" is an evaluation point (e.g. every 1,000 steps).
   federated = not _is_centralized(rows)
@@ -158,7 +160,8 @@ def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
       'mean_last_rounds': mean_last_rounds,
       'mean_metric_last': (_mean_over_last(rows, metric, mean_last_rounds)
                            if federated else math.nan),
-      'epsilon': epsilons[-1] if epsilons else math.nan,
+      'epsilon': epsilons[-1][0] if epsilons else math.nan,
+      'delta': epsilons[-1][1] if epsilons else math.nan,
       'bytes_after': _column_sum(rows, BYTES_SUFFIXES[0]),
       'bytes_before': _column_sum(rows, BYTES_SUFFIXES[1]),
   }
@@ -204,7 +207,7 @@ def markdown_table(summaries: Sequence[dict[str, Any]],
         '–' if not s.get('federated', True)
         else 'not reached' if math.isnan(s['rounds_to_target'])
         else f"{s['rounds_to_target']:.0f}")))
-  optional = [('epsilon', 'epsilon', '.2f'),
+  optional = [('epsilon', 'epsilon', '.2f'), ('at delta', 'delta', '.3g'),
               ('MB sent (all rounds)', 'bytes_after', ',.1f'),
               ('MB uncompressed', 'bytes_before', ',.1f')]
   for title, key, fmt in optional:
