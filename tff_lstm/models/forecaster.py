@@ -1,10 +1,23 @@
-"""Time-series forecaster: a window of past readings -> the next reading."""
+"""Time-series forecaster: a window of past readings -> the next reading.
+
+The model reads a window standardized by its client's train mean and standard
+deviation (`series_stats`) and forecasts the next reading in those standard
+units, so its weights always work on values near 1, whatever the client's
+scale. The target `y` is [3, k]: the next reading in the data's own units,
+and the client's center and scale. The loss compares in standard units (MSE,
+what one learning rate can suit for every client; the same as training on
+standardized targets); the metrics map the forecast back to the data's own
+units (`forecast * scale + center`) and report MAE and RMSE there. A plain
+Keras model (recurrent layers and Dense), so every training path runs it.
+"""
 
 from typing import Optional
 
 import tensorflow as tf
 
 from tff_lstm.models import recurrent
+
+TARGET, CENTER, SCALE = 0, 1, 2  # Rows of y.
 
 
 def build_forecaster(num_features: int, window: int, *, units: int = 64,
@@ -20,3 +33,55 @@ def build_forecaster(num_features: int, window: int, *, units: int = 64,
                                 return_sequences=False)
   outputs = tf.keras.layers.Dense(num_features, name='next_value')(x)
   return tf.keras.Model(inputs, outputs, name=f'forecaster_{cell_type}')
+
+
+def pack_target(target, center, scale):
+  """y of one example: [3, k]."""
+  return tf.stack([target, center, scale])
+
+
+def in_own_units(y_true, standard_forecast):
+  """(target, forecast), both [b, k] in the data's own units."""
+  return (y_true[:, TARGET, :],
+          standard_forecast * y_true[:, SCALE, :] + y_true[:, CENTER, :])
+
+
+class ScaledMeanSquaredError(tf.keras.losses.Loss):
+  """MSE in the client's standard units: ((target - center) / scale - f)^2."""
+
+  def __init__(self, name: str = 'scaled_mean_squared_error', **kwargs):
+    super().__init__(name=name, **kwargs)
+
+  def call(self, y_true, y_pred):
+    scale = y_true[:, SCALE, :]
+    # A scale is never 0 in data (`series_stats` makes it 1), but rows the
+    # vectorized cohort pads with zeros must give a finite (if unweighted)
+    # term: 0 * inf would poison the whole update with NaN.
+    scale = tf.where(scale > 0, scale, tf.ones_like(scale))
+    standard = (y_true[:, TARGET, :] - y_true[:, CENTER, :]) / scale
+    return tf.reduce_mean(tf.square(standard - y_pred), axis=-1)
+
+  def weighted_terms(self, y_true, y_pred):
+    """(per-example losses, weights 1): what the vectorized cohort sums."""
+    values = self.call(y_true, y_pred)
+    return values, tf.ones_like(values)
+
+
+class MeanAbsoluteError(tf.keras.metrics.MeanAbsoluteError):
+  """MAE of the forecast in the data's own units."""
+
+  def __init__(self, name: str = 'mean_absolute_error', dtype=None):
+    super().__init__(name=name, dtype=dtype)
+
+  def update_state(self, y_true, y_pred, sample_weight=None):
+    return super().update_state(*in_own_units(y_true, y_pred), sample_weight)
+
+
+class RootMeanSquaredError(tf.keras.metrics.RootMeanSquaredError):
+  """RMSE of the forecast in the data's own units."""
+
+  def __init__(self, name: str = 'root_mean_squared_error', dtype=None):
+    super().__init__(name=name, dtype=dtype)
+
+  def update_state(self, y_true, y_pred, sample_weight=None):
+    return super().update_state(*in_own_units(y_true, y_pred), sample_weight)
