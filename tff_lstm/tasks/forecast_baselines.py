@@ -48,7 +48,8 @@ def evaluate_baselines(task: task_lib.Task, seasons: Sequence[int] = ()
     loss_fn = task.loss_fn()
     metrics = [fn() for fn in task.metrics_fns]
     for x, y in evaluation.pooled_test_dataset(task):
-      prediction = forecast(x)  # In standard units, as the model's are.
+      # The model's output is the change from the last reading.
+      prediction = forecast(x) - x[:, -1, :]
       loss.update_state(loss_fn(y, prediction),
                         sample_weight=tf.shape(y)[0])
       for metric in metrics:
@@ -57,3 +58,27 @@ def evaluate_baselines(task: task_lib.Task, seasons: Sequence[int] = ()
         [('loss', float(loss.result()))] +
         [(m.name, float(m.result())) for m in metrics])
   return results
+
+
+def evaluate_majority_class(task: task_lib.Task) -> dict[str, dict[str, float]]:
+  """{'majority_class': {accuracy, label}}: always the commonest train label.
+
+  What a classifier must beat; under label skew (one genre per role, say)
+  the pooled majority is still what a model that ignores its input scores.
+  """
+  counts = collections.Counter()
+  train = task.datasets.train_data
+  pooled = tf.data.Dataset.from_tensor_slices(
+      sorted(train.client_ids)).flat_map(train.serializable_dataset_fn)
+  for _, labels in task.datasets.eval_preprocess_fn(pooled):
+    counts.update(labels.numpy().tolist())
+  if not counts:
+    raise ValueError(f'Task {task.name!r} has no train labels.')
+  majority = counts.most_common(1)[0][0]
+  hits = total = 0
+  for _, labels in evaluation.pooled_test_dataset(task):
+    labels = labels.numpy()
+    hits += int((labels == majority).sum())
+    total += len(labels)
+  return {'majority_class': {'accuracy': hits / total,
+                             'label': int(majority)}}

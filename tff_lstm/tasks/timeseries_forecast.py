@@ -10,9 +10,9 @@ and each client's readings are standardized by its own train statistics
 units (`forecaster`), so MAE and RMSE are in those units.
 
 An example is `(x, y)`: x = [window, k] readings standardized by the
-client's train mean (center) and spread (scale), y = [3, k]: the target
-reading in the data's own units, the center and the scale (so the loss can
-compare in standard units and the metrics in the data's own units).
+client's train mean (center) and spread (scale), y = [4, k]: the target
+reading in the data's own units, the center, the scale and x's last reading
+(the model forecasts the change from it; see `forecaster`).
 
 A test example is a test reading forecast from the `window` readings before
 it, which may include the client's last train readings: the past is known,
@@ -106,8 +106,8 @@ def window_client_data(
       return tf.reduce_all(steps <= max_step)
 
     def split(values, unused_timestamps):
-      return ((values[:window] - center) / scale,
-              forecaster.pack_target(values[window], center, scale))
+      x = (values[:window] - center) / scale
+      return x, forecaster.pack_target(values[window], center, scale, x[-1])
 
     return _windows(readings, window).filter(no_gap), split
 

@@ -1,14 +1,14 @@
-"""Scores naive forecasts on a forecasting task's test windows, as JSON.
+"""Scores naive baselines on a task's full test split, as JSON.
 
-  .venv/bin/python experiments/forecast_baselines.py --task=timeseries_forecast \
+  .venv/bin/python experiments/naive_baselines.py --task=timeseries_forecast \
       --series=stocks --window=12 --seasons=12 --output=stocks.baselines.json
 
-The same task flags as run_federated.py pick the same data and windows; the
-naive forecast (last reading) and each seasonal-naive period of --seasons are
-scored by the task's own metrics over the full test split
-(tff_lstm/tasks/forecast_baselines.py). The JSON holds
-{baseline: {loss, mean_absolute_error, root_mean_squared_error}}, the form of
-a run's `final_test`, so tables read both alike.
+The same task flags as run_federated.py pick the same data and windows.
+Forecasting: the naive forecast (last reading) and each seasonal-naive period
+of --seasons, scored by the task's own metrics; classifying: the commonest
+train label, scored by accuracy (tff_lstm/tasks/forecast_baselines.py). The
+JSON holds {baseline: {metric: value}}, the form of a run's `final_test`, so
+tables read both alike.
 """
 
 import json
@@ -46,7 +46,12 @@ def main(argv):
       raise ValueError(f'--seasons={",".join(_SEASONS.value)}: give whole '
                        'numbers of readings.') from None
     task = task_flags.create_task_from_flags(centralized.WINDOW_SPEC)
-    results = forecast_baselines.evaluate_baselines(task, seasons)
+    if task.name == 'timeseries_forecast':
+      results = forecast_baselines.evaluate_baselines(task, seasons)
+    elif seasons:
+      raise ValueError(f'--seasons: task {task.name!r} is not a forecast.')
+    else:
+      results = forecast_baselines.evaluate_majority_class(task)
   except (ValueError, FileNotFoundError,
           sql_writer.ForeignDatabaseError) as e:
     print(f'error: {e}', file=sys.stderr)
@@ -57,7 +62,7 @@ def main(argv):
     json.dump(results, f, indent=2, sort_keys=True)
     f.write('\n')
   for name, values in results.items():
-    print(name, ' '.join(f'{k}={v:.4f}' for k, v in values.items()))
+    print(name, ' '.join(f'{k}={v:.4g}' for k, v in values.items()))
   print(f'wrote {_OUTPUT.value}')
   return 0
 
