@@ -159,7 +159,7 @@ def test_naive_baselines_on_the_same_windows(task):
 
 
 def test_clients_without_a_window_are_named(database, caplog):
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.WARNING):
     timeseries_forecast.create_task(_SPEC, database_path=database, window=8)
   # Train: 8 readings and a target need 9 gap-free train readings.
   assert 'in train, and are left out of it: flat, gappy, meter_b, short' in (
@@ -194,6 +194,9 @@ def test_sequence_length_is_the_window(database):
 def test_bad_settings(database):
   with pytest.raises(ValueError, match='the longest has 10.*lower --window'):
     timeseries_forecast.create_task(_SPEC, database_path=database, window=10)
+  with pytest.raises(ValueError, match='--series=gait and --database_path'):
+    timeseries_forecast.create_task(_SPEC, database_path=database,
+                                    series='gait')
   with pytest.raises(ValueError, match='embedding_dim'):
     timeseries_forecast.create_task(
         _SPEC, database_path=database,

@@ -15,7 +15,7 @@ consecutive readings; two readings more than `GAP_FACTOR` steps apart are
 separated by a gap (missing readings), and a window across it is dropped. Its
 months of 28-31 days are one step; a sensor outage of an hour in 5-minute
 readings is a gap. Clients with no gap-free window in a split are left out
-of it, named in a log line.
+of it, named in a warning.
 
 Computed once, in Python, from the database's rows (no TensorFlow pass).
 """
@@ -117,7 +117,7 @@ def usable_clients(series: dict[str, ClientSeries], window: int,
     (kept if num_windows(client, window, split_name) else left_out).append(
         client_id)
   if left_out:
-    logging.info('%d clients have no gap-free window of %d readings and a '
+    logging.warning('%d clients have no gap-free window of %d readings and a '
                  'target in %s, and are left out of it: %s', len(left_out),
                  window, split_name, ', '.join(left_out[:10]) +
                  (' ...' if len(left_out) > 10 else ''))
