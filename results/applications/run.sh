@@ -12,7 +12,7 @@
 #
 # Each run reads its settings from flags/ (absl --flagfile, later files win):
 #   federated:   common.flags  WORKLOAD.flags  WORKLOAD_federated.flags  METHOD.flags
-#   centralized: WORKLOAD.flags  centralized.flags
+#   centralized: WORKLOAD.flags  centralized.flags  [WORKLOAD_centralized.flags]
 #   baselines:   WORKLOAD.flags
 # WORKLOAD.flags holds the task and model (what every binary shares).
 #
@@ -38,8 +38,10 @@ train() {
         --flagfile=$F/$method.flags --root_output_dir="$OUT" \
         --experiment_name=${w}_$method
   done
+  local own=()
+  [ -f $F/${w}_centralized.flags ] && own=(--flagfile=$F/${w}_centralized.flags)
   "$PY" experiments/run_centralized.py --flagfile=$F/$w.flags \
-      --flagfile=$F/centralized.flags --root_output_dir="$OUT" \
+      --flagfile=$F/centralized.flags "${own[@]}" --root_output_dir="$OUT" \
       --match_examples_of="$OUT/${w}_fedavg" --experiment_name=${w}_centralized
   "$PY" experiments/naive_baselines.py --flagfile=$F/$w.flags \
       --seasons="${SEASONS[$w]:-}" --output=$RESULTS/$w.baselines.json
