@@ -38,7 +38,9 @@ _X_AXIS = flags.DEFINE_enum(
 _METRICS = flags.DEFINE_list(
     'metrics', list(plotting.DEFAULT_METRICS), 'metrics.csv columns to plot, '
     'a panel each, side by side (a row each with --tail_from) (e.g. evaluation/test/mean_absolute_error, '
-    'client_work/train/loss, privacy/epsilon).')
+    'client_work/train/loss, privacy/epsilon). Default: test accuracy and '
+    'loss, or, for a run without accuracy (forecasting), its own test '
+    'metrics.')
 _YLABELS = flags.DEFINE_list(
     'ylabels', None, 'y-axis labels, one per --metrics entry (default: from '
     'the column name, e.g. "test accuracy").')

@@ -93,7 +93,7 @@ def test_timeseries_forecast_defaults_to_the_stocks(database, cache_dir):
   assert task.datasets.train_data.client_ids == _SYMBOLS
   x, y = next(iter(task.datasets.train_preprocess_fn(
       task.datasets.train_data.create_tf_dataset_for_client('IBM'))))
-  assert x.shape == (8, 8, 1) and y.shape == (8, 1)
+  assert x.shape == (8, 8, 1) and y.shape == (8, 4, 1)
   loss = task.compiled_keras_model().evaluate(x, y, verbose=0,
                                               return_dict=True)['loss']
   assert np.isfinite(loss)

@@ -310,9 +310,10 @@ def test_task_option_that_does_not_apply_is_rejected(shakespeare_cache_dir,
   assert 'Traceback' not in run.stderr
 
 
-def test_user_task_without_database_names_the_flag(tmp_path):
+def test_user_task_with_a_missing_database_names_the_flag(tmp_path):
   run = subprocess.run(
       [sys.executable, _BINARY, '--task=text_classification',
+       f'--database_path={tmp_path}/none.sqlite',
        f'--root_output_dir={tmp_path}', '--experiment_name=u'],
       capture_output=True, text=True, timeout=300)
   assert run.returncode != 0

@@ -29,9 +29,12 @@ def text_db(tmp_path_factory):
   return path
 
 
-def test_needs_database_path():
-  with pytest.raises(ValueError, match='--database_path'):
-    text_lm.create_task(_SPEC, cache_dir=None)
+def test_default_is_the_shakespeare_speeches_offline(tmp_path):
+  task = text_lm.create_task(_SPEC, cache_dir=str(tmp_path),
+                             model_config=model_config.ModelConfig(units=8))
+  assert (tmp_path / 'shakespeare_text.sqlite').is_file()
+  ids = task.datasets.train_data.client_ids
+  assert 'MACBETH_MACBETH' in ids and len(ids) > 1000
 
 
 def test_batches_are_shakespeare_character_ids(text_db):

@@ -20,9 +20,9 @@ def flag_values():
 def test_the_forecasting_task_gets_defaults_that_train(flag_values):
   flag_values(['prog', '--task=timeseries_forecast'])
   assert training_defaults.apply(flag_values) == {
-      'clients_per_round': 5, 'client_learning_rate': 0.01}
+      'clients_per_round': 5, 'client_learning_rate': 0.3}
   assert (flag_values.clients_per_round, flag_values.client_learning_rate) == (
-      5, 0.01)
+      5, 0.3)
 
 
 def test_given_or_recorded_flags_and_other_tasks_are_left_alone(flag_values):

@@ -20,7 +20,7 @@ _CLIENTS = 2
 
 @pytest.fixture(scope='module')
 def task(tmp_path_factory):
-  """Readings of about 100 and 200, not normalized, as real prices are."""
+  """Readings of about 100 and 200, as real prices are."""
   tmp = tmp_path_factory.mktemp('readings')
   lines = ['client_id,timestamp,kwh'] + [
       f'm{c},{t},{100 * (c + 1) + t}' for c in range(_CLIENTS)
@@ -57,11 +57,11 @@ def _run(task, learning_rate, robust, rounds=3, unchanged_rounds=2):
 
 def test_every_update_zeroed_is_called_out_at_once_and_at_the_end(
     federated_runtime, task):
-  """Learning rate 1 on readings of 100s: every update is enormous, robust
-  aggregation zeroes them all (until its threshold has grown past them), and
-  the model does not move."""
+  """Learning rate 1000: every update is enormous, robust aggregation zeroes
+  them all (until its threshold has grown past them), and the model does not
+  move."""
   del federated_runtime
-  check, stream = _run(task, learning_rate=1.0, robust=True, rounds=2)
+  check, stream = _run(task, learning_rate=1e3, robust=True, rounds=2)
   assert stream.getvalue() == (
       'warning: the global model has not changed in rounds 1-2: this run is '
       'not learning (see the learning check at the end).\n')
@@ -78,16 +78,16 @@ def test_every_update_zeroed_is_called_out_at_once_and_at_the_end(
 
 
 def test_non_finite_updates_are_called_out(federated_runtime, task):
-  """Without zeroing, a huge learning rate blows the first round's update up
-  and the next ones overflow: TFF skips them, and the model stands still."""
+  """Without zeroing, a huge learning rate overflows every client update: TFF
+  skips each non-finite mean, and the model stands still."""
   del federated_runtime
-  check, _ = _run(task, learning_rate=1e4, robust=False)
+  check, _ = _run(task, learning_rate=1e30, robust=False)
   findings = check.findings({'loss': float('inf')})
   assert findings == [
-      'the global model did not change in rounds 2-3 (2 of 3 rounds left it '
+      'the global model did not change in rounds 1-3 (3 of 3 rounds left it '
       'unchanged)',
-      'the mean update was not finite, so the server skipped it, in 2 of 3 '
-      'rounds, first in round 2 (finalizer/update_non_finite)',
+      'the mean update was not finite, so the server skipped it, in 3 of 3 '
+      'rounds, first in round 1 (finalizer/update_non_finite)',
       "the final model's test loss is inf"]
 
 

@@ -116,12 +116,23 @@ def test_a_metric_a_run_did_not_record_is_refused_naming_both(tmp_path):
   forecast = _forecast_dir(tmp_path / 'forecast')
   output = tmp_path / 'x.png'
   with pytest.raises(plotting.PlotDataError) as e:
-    plotting.plot_experiments([forecast], str(output))  # accuracy by default
+    plotting.plot_experiments([forecast], str(output), options=(
+        plotting.PlotOptions(metrics=(plotting.ACCURACY,))))
   assert str(e.value).startswith(
       f"{forecast} did not record 'evaluation/test/accuracy'; its "
       'metrics.csv has client_work/train/num_examples, evaluation/test/loss, '
       f'{_MAE}.')
   assert not output.exists()
+
+
+def test_a_run_without_accuracy_plots_its_own_metric_by_default(tmp_path):
+  forecast = _forecast_dir(tmp_path / 'forecast')
+  assert plotting.own_metrics(forecast) == (_MAE, plotting.LOSS)
+  assert plotting.own_metrics(_federated_dir(tmp_path / 'fed')) == (
+      plotting.DEFAULT_METRICS)
+  output = str(tmp_path / 'f.png')
+  plotting.plot_experiments([forecast], output)
+  assert open(output, 'rb').read(8) == _PNG_SIGNATURE
 
 
 def test_axes_are_labelled_with_integer_rounds_and_distinct_styles(tmp_path):

@@ -306,7 +306,12 @@ def _parse(path: str, shape: str, file_format: str, data: bytes):
             f'for client {client!r} (first on line '
             f'{seen[(client, timestamp)]})')
       seen[(client, timestamp)] = row.line
-      values = [_number(path, row, c) for c in value_columns]
+      try:
+        values = [_number(path, row, c) for c in value_columns]
+      except UserImportError as e:
+        # A missing or NaN reading is usually one sensor's fault: name it.
+        raise UserImportError(path, row.line,
+                              f'client {client!r}: {e.problem}') from None
       clients[client].append(
           (timestamp, row.line, {'timestamp': timestamp, 'values': values}))
     metadata['value_names'] = json.dumps(value_columns)

@@ -8,6 +8,7 @@ import tensorflow_federated as tff
 from tff_lstm.tasks import model_config as model_config_lib
 from tff_lstm.tasks import shakespeare_char
 from tff_lstm.tasks import shakespeare_word
+from tff_lstm.tasks import signal_classification
 from tff_lstm.tasks import stackoverflow_word
 from tff_lstm.tasks import task as task_lib
 from tff_lstm.tasks import text_classification
@@ -21,6 +22,7 @@ _BUILDERS = {
     'text_lm': text_lm.create_task,
     'text_classification': text_classification.create_task,
     'timeseries_forecast': timeseries_forecast.create_task,
+    'signal_classification': signal_classification.create_task,
 }
 TASK_NAMES = tuple(_BUILDERS)
 

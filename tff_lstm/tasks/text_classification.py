@@ -16,6 +16,7 @@ from typing import Optional
 import tensorflow as tf
 import tensorflow_federated as tff
 
+from tff_lstm.data import shakespeare_text
 from tff_lstm.data import user_import
 from tff_lstm.data import word_prediction
 from tff_lstm.models import classifier
@@ -83,18 +84,21 @@ def create_task(
   Args:
     train_client_spec: batch size, epochs, shuffling, max elements for training.
     eval_client_spec: the same for evaluation (default: batch 64, one epoch).
-    database_path: a database imported with shape `labelled_text` (required).
+    database_path: a database imported with shape `labelled_text`; default
+      Shakespeare speeches labelled by genre (`shakespeare_text`).
     sequence_length: words kept per text (the rest is cut), padded to this.
     vocab_size: most frequent train words kept; the rest share one OOV id.
     model_config: cell type and sizes (default: embedding 64, one layer of
       128 units).
-    cache_dir: unused (the database is `database_path`).
+    cache_dir: where the default database is built (see `paths`); unused
+      with `database_path`.
   """
-  del cache_dir  # Unused.
   if sequence_length < 1:
     raise ValueError(f'sequence_length must be >= 1, got {sequence_length}.')
   if vocab_size < 1:
     raise ValueError(f'vocab_size must be >= 1, got {vocab_size}.')
+  if database_path is None:
+    database_path = shakespeare_text.ensure_database('labelled_text', cache_dir)
   path, metadata = user_data.check_database(
       database_path, 'labelled_text', 'text_classification')
   train_data, test_data = user_import.load_client_data(path)

@@ -13,6 +13,7 @@ from typing import Optional
 import tensorflow as tf
 import tensorflow_federated as tff
 
+from tff_lstm.data import shakespeare_text
 from tff_lstm.data import user_import
 from tff_lstm.tasks import data_identity
 from tff_lstm.tasks import model_config as model_config_lib
@@ -41,14 +42,17 @@ def create_task(
   Args:
     train_client_spec: batch size, epochs, shuffling, max elements for training.
     eval_client_spec: the same for evaluation (default: batch 64, one epoch).
-    database_path: a database imported with shape `text` (required).
+    database_path: a database imported with shape `text`; default the
+      Shakespeare speeches (`shakespeare_text`).
     sequence_length: characters per training window.
     model_config: cell type and sizes (default: the Shakespeare model).
-    cache_dir: unused (the database is `database_path`).
+    cache_dir: where the default database is built (see `paths`); unused
+      with `database_path`.
   """
-  del cache_dir  # Unused.
   if sequence_length < 1:
     raise ValueError(f'sequence_length must be >= 1, got {sequence_length}.')
+  if database_path is None:
+    database_path = shakespeare_text.ensure_database('text', cache_dir)
   path, _ = user_data.check_database(database_path, 'text', 'text_lm')
   train_data, test_data = user_import.load_client_data(path)
   task = shakespeare_char.create_task(

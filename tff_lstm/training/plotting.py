@@ -169,6 +169,22 @@ def read_curves(exp_dir: str, x_axis: str = 'round',
                 [metrics_files.number(row.get(LOSS)) for _, row in kept])
 
 
+def own_metrics(path: str) -> tuple[str, ...]:
+  """The default panels for the run at `path`: its task's own test metric.
+
+  Accuracy and loss when the run recorded accuracy; otherwise (a forecasting
+  run, say) every test metric it recorded, the errors before the loss, so
+  the figure never shows an empty accuracy panel.
+  """
+  rows = metrics_files.read_rows(metrics_files.locate(path))
+  recorded = [m for m in metrics_files.recorded_metrics(rows)
+              if m.startswith('evaluation/test/')
+              and any(row.get(m) for row in rows)]
+  if ACCURACY in recorded or not recorded:
+    return DEFAULT_METRICS
+  return tuple(sorted(recorded, key=lambda m: (m == LOSS, m)))
+
+
 def parse_reference(text: str) -> Reference:
   """'VALUE|LABEL' or 'VALUE|LABEL|RUN' (RUN: a plotted run's label)."""
   parts = text.split('|')
@@ -469,6 +485,8 @@ def plot_experiments(exp_dirs: Sequence[str], output: str,
   options = options or PlotOptions(x_axis=x_axis)
   if not exp_dirs:
     raise ValueError('Give at least one experiment dir.')
+  if options.metrics == DEFAULT_METRICS:
+    options = dataclasses.replace(options, metrics=own_metrics(exp_dirs[0]))
   if labels and len(labels) != len(exp_dirs):
     raise ValueError(f'{len(labels)} labels for {len(exp_dirs)} experiment '
                      'dirs; give one label per dir.')
