@@ -134,10 +134,17 @@ class KeyHolder:
 
   def __init__(self, params: CkksParameters, n_threads: int = 1):
     self.params = params
-    self._context = ts.context(
-        ts.SCHEME_TYPE.CKKS, poly_modulus_degree=params.poly_modulus_degree,
-        coeff_mod_bit_sizes=list(params.coeff_mod_bit_sizes),
-        n_threads=n_threads)
+    try:
+      self._context = ts.context(
+          ts.SCHEME_TYPE.CKKS, poly_modulus_degree=params.poly_modulus_degree,
+          coeff_mod_bit_sizes=list(params.coeff_mod_bit_sizes),
+          n_threads=n_threads)
+    except (ValueError, RuntimeError) as e:
+      # SEAL finds no prime of a size for this degree, for one.
+      raise ValueError(
+          f'SEAL refuses --ckks_poly_modulus_degree='
+          f'{params.poly_modulus_degree} with --ckks_coeff_mod_bit_sizes='
+          f'{",".join(map(str, params.coeff_mod_bit_sizes))}: {e}') from None
     self._context.global_scale = 2.0**params.scale_bits
     public = self._context.copy()
     public.make_context_public()

@@ -107,7 +107,7 @@ class HomomorphicProcess:
   """
 
   def __init__(self, process, params: ckks.CkksParameters, server_optimizer,
-               key_holder: ckks.KeyHolder = None, server_cls=None):
+               key_holder: ckks.KeyHolder = None, server_factory=None):
     if getattr(process, 'client_state_specs', None) is not None:
       raise ValueError('--homomorphic_encryption=ckks cannot carry clients '
                        'that keep state (their reports reach the server in '
@@ -117,7 +117,7 @@ class HomomorphicProcess:
     self.key_holder = key_holder or ckks.KeyHolder(params)
     self._public = self.key_holder.public_context()
     self._encryptor = ckks.ClientEncryptor(self._public, params)
-    self._server_cls = server_cls or ckks.CiphertextSum
+    self.server_factory = server_factory or ckks.CiphertextSum
     self._server_optimizer = server_optimizer
     self.initialize = process.initialize
     self.get_model_weights = process.get_model_weights
@@ -150,7 +150,7 @@ class HomomorphicProcess:
     """The same keys and roles around another (e.g. composed) inner process."""
     return HomomorphicProcess(process, self.params, self._server_optimizer,
                               key_holder=self.key_holder,
-                              server_cls=self._server_cls)
+                              server_factory=self.server_factory)
 
   def encrypted_mean(self, rows: np.ndarray):
     """The clients' rows through encryption, the server's sum and decryption.
@@ -161,7 +161,7 @@ class HomomorphicProcess:
     num_clients = rows.shape[0]
     # Each client may use an equal share of the headroom of the sum.
     bound = 2.0**self.params.headroom_bits / max(num_clients, 1)
-    server = self._server_cls(self._public)
+    server = self.server_factory(self._public)
     client_seconds, client_bytes = [], []
     for row in rows:
       start = time.perf_counter()
