@@ -57,6 +57,43 @@ def _flat_length(value_type) -> int:
       tff.types.type_to_tf_tensor_specs(value_type)))
 
 
+def encrypted_sum(rows, num_clients: int, key_holder: ckks.KeyHolder,
+                  encryptor: ckks.ClientEncryptor, server: ckks.CiphertextSum):
+  """Plays the roles on the clients' plaintext rows (an iterable, so a caller
+  can make each row when its client's turn comes).
+
+  Each client encrypts its row and sends the bytes; the server adds them as
+  they arrive; the key holder decrypts the sum. Returns the decrypted sum and
+  the measurements (mean per client, totals at the server).
+  """
+  params = encryptor.params
+  # Each client may use an equal share of the headroom of the sum.
+  bound = 2.0**params.headroom_bits / max(num_clients, 1)
+  client_seconds, client_bytes, length = [], [], None
+  for row in rows:
+    length = np.size(row)
+    start = time.perf_counter()
+    ciphertexts = encryptor.encrypt(row, bound)
+    client_seconds.append(time.perf_counter() - start)
+    client_bytes.append(sum(len(c) for c in ciphertexts))
+    server.add(ciphertexts)   # only bytes cross to the server
+  start = time.perf_counter()
+  encrypted = server.result()
+  server_seconds = server.seconds + time.perf_counter() - start
+  start = time.perf_counter()
+  total = key_holder.decrypt(encrypted, length)
+  decrypt_seconds = time.perf_counter() - start
+  measurements = collections.OrderedDict(
+      ckks_clients=len(client_seconds),
+      ckks_ciphertexts_per_client=ckks.num_ciphertexts(length, params),
+      ckks_client_bytes_sent=float(np.mean(client_bytes)),
+      ckks_client_seconds=float(np.mean(client_seconds)),
+      ckks_server_bytes_received=server.bytes_received,
+      ckks_server_seconds=server_seconds,
+      ckks_decrypt_seconds=decrypt_seconds)
+  return total, measurements
+
+
 class ClientUpdatesFactory(tff.aggregators.WeightedAggregationFactory):
   """Hands every client's [weight * update, weight] out of the round.
 
@@ -158,34 +195,11 @@ class HomomorphicProcess:
     Returns the weighted mean update (flat) and the round's measurements.
     """
     rows = np.asarray(rows)
-    num_clients = rows.shape[0]
-    # Each client may use an equal share of the headroom of the sum.
-    bound = 2.0**self.params.headroom_bits / max(num_clients, 1)
-    server = self.server_factory(self._public)
-    client_seconds, client_bytes = [], []
-    for row in rows:
-      start = time.perf_counter()
-      ciphertexts = self._encryptor.encrypt(row, bound)
-      client_seconds.append(time.perf_counter() - start)
-      client_bytes.append(sum(len(c) for c in ciphertexts))
-      server.add(ciphertexts)   # sent: only bytes cross to the server
-    start = time.perf_counter()
-    encrypted_sum = server.result()
-    server_seconds = server.seconds + time.perf_counter() - start
-    start = time.perf_counter()
-    total = self.key_holder.decrypt(encrypted_sum, self._length + 1)
-    decrypt_seconds = time.perf_counter() - start
+    total, measurements = encrypted_sum(
+        rows, len(rows), self.key_holder, self._encryptor,
+        self.server_factory(self._public))
     weight = total[-1]
     mean = total[:-1] / weight if weight > 0 else np.zeros(self._length)
-    measurements = collections.OrderedDict(
-        ckks_clients=num_clients,
-        ckks_ciphertexts_per_client=ckks.num_ciphertexts(self._length + 1,
-                                                         self.params),
-        ckks_client_bytes_sent=float(np.mean(client_bytes)),
-        ckks_client_seconds=float(np.mean(client_seconds)),
-        ckks_server_bytes_received=server.bytes_received,
-        ckks_server_seconds=server_seconds,
-        ckks_decrypt_seconds=decrypt_seconds)
     return mean, measurements
 
   def _unflatten(self, flat):
