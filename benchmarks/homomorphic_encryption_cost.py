@@ -30,7 +30,6 @@ from absl import flags
 import numpy as np
 
 from tff_lstm.aggregation import ckks
-from tff_lstm.aggregation import homomorphic
 from tff_lstm.tasks import model_config
 from tff_lstm.tasks import shakespeare_char
 
@@ -53,6 +52,8 @@ _OUTPUT_DIR = flags.DEFINE_string(
 
 COLUMNS = ('method', 'clients', 'client_seconds', 'client_bytes_sent',
            'server_seconds', 'server_bytes_received')
+# Beside those, each row has client_cpu_seconds and server_cpu_seconds; the
+# CKKS rows also the key holder's decryption seconds and ciphertext count.
 
 
 def _rows(length, num_clients, seed):
@@ -60,41 +61,86 @@ def _rows(length, num_clients, seed):
   rng = np.random.default_rng(seed)
   for _ in range(num_clients):
     weight = float(rng.integers(1, 65))  # up to 16 batches of 4
-    update = rng.normal(0, 1e-3, length).astype(np.float32)
+    update = rng.normal(0, 1e-3, length - 1).astype(np.float32)
     yield np.append(update * weight, np.float32(weight))
 
 
-def plain_round(length, num_clients, seed):
-  """The plain sum: clients send float32 bytes, the server adds them."""
-  client_seconds, sent, total, server_seconds = [], [], None, 0.0
-  for row in _rows(length, num_clients, seed):
-    start = time.perf_counter()
-    message = row.astype(np.float32).tobytes()
-    client_seconds.append(time.perf_counter() - start)
-    sent.append(len(message))
-    start = time.perf_counter()
-    values = np.frombuffer(message, np.float32)
-    total = values.astype(np.float64) if total is None else total + values
-    server_seconds += time.perf_counter() - start
-  return dict(method='plain', clients=num_clients,
-              client_seconds=float(np.mean(client_seconds)),
+class _Clock:
+  """Wall and CPU seconds of a block: on a shared machine the wall clock
+  counts other jobs' time too, the process's CPU time does not."""
+
+  def __init__(self):
+    self.wall = self.cpu = 0.0
+
+  def __enter__(self):
+    self._start = (time.perf_counter(), time.process_time())
+    return self
+
+  def __exit__(self, *unused):
+    self.wall += time.perf_counter() - self._start[0]
+    self.cpu += time.process_time() - self._start[1]
+
+
+def _row(method, clients, client_clocks, sent, server_clock, received, **more):
+  return dict(method=method, clients=clients,
+              client_seconds=float(np.mean([c.wall for c in client_clocks])),
               client_bytes_sent=float(np.mean(sent)),
-              server_seconds=server_seconds,
-              server_bytes_received=int(np.sum(sent))), total
+              server_seconds=server_clock.wall,
+              server_bytes_received=int(received),
+              client_cpu_seconds=float(np.mean([c.cpu for c in client_clocks])),
+              server_cpu_seconds=server_clock.cpu, **more)
 
 
-def ckks_round(length, num_clients, seed, params, key_holder):
+def plain_rounds(length, cohorts, seed):
+  """The plain sum: clients send float32 bytes, the server adds them. The
+  first K clients of one sequence make the round of K, for every K."""
+  clocks, sent = [], []
+  totals = {k: None for k in cohorts}
+  servers = {k: _Clock() for k in cohorts}
+  for i, row in enumerate(_rows(length, max(cohorts), seed)):
+    with _Clock() as clock:
+      message = row.astype(np.float32).tobytes()
+    clocks.append(clock)
+    sent.append(len(message))
+    for k in cohorts:
+      if i < k:
+        with servers[k]:
+          values = np.frombuffer(message, np.float32).astype(np.float64)
+          totals[k] = values if totals[k] is None else totals[k] + values
+  rows = [_row('plain', k, clocks[:k], sent[:k], servers[k], sum(sent[:k]))
+          for k in cohorts]
+  return rows, totals
+
+
+def ckks_rounds(length, cohorts, seed, params, key_holder):
+  """The same clients through the CKKS roles (homomorphic.py's round)."""
   public = key_holder.public_context()
-  total, m = homomorphic.encrypted_sum(
-      _rows(length, num_clients, seed), num_clients, key_holder,
-      ckks.ClientEncryptor(public, params), ckks.CiphertextSum(public))
-  return dict(method='ckks', clients=num_clients,
-              client_seconds=m['ckks_client_seconds'],
-              client_bytes_sent=m['ckks_client_bytes_sent'],
-              server_seconds=m['ckks_server_seconds'],
-              server_bytes_received=int(m['ckks_server_bytes_received']),
-              key_holder_seconds=m['ckks_decrypt_seconds'],
-              ciphertexts_per_client=m['ckks_ciphertexts_per_client']), total
+  encryptor = ckks.ClientEncryptor(public, params)
+  servers = {k: ckks.CiphertextSum(public) for k in cohorts}
+  server_clocks = {k: _Clock() for k in cohorts}
+  bound = 2.0**params.headroom_bits / max(cohorts)
+  clocks, sent = [], []
+  for i, row in enumerate(_rows(length, max(cohorts), seed)):
+    with _Clock() as clock:
+      ciphertexts = encryptor.encrypt(row, bound)
+    clocks.append(clock)
+    sent.append(sum(len(c) for c in ciphertexts))
+    for k in cohorts:
+      if i < k:
+        with server_clocks[k]:
+          servers[k].add(ciphertexts)
+  rows, totals = [], {}
+  for k in cohorts:
+    with server_clocks[k]:
+      encrypted = servers[k].result()
+    with _Clock() as decrypt:
+      totals[k] = key_holder.decrypt(encrypted, length)
+    rows.append(_row(
+        'ckks', k, clocks[:k], sent[:k], server_clocks[k],
+        servers[k].bytes_received, key_holder_seconds=decrypt.wall,
+        key_holder_cpu_seconds=decrypt.cpu,
+        ciphertexts_per_client=len(ciphertexts)))
+  return rows, totals
 
 
 def main(argv):
@@ -111,17 +157,16 @@ def main(argv):
       model_config.ModelConfig(units=_UNITS.value, num_layers=_LAYERS.value,
                                seed=0), shakespeare_char.DEFAULT_SEQUENCE_LENGTH)
   length = sum(int(np.prod(v.shape)) for v in model.trainable_variables) + 1
+  print(f'{length:,} values per client; {max(cohorts)} clients', flush=True)
   start = time.perf_counter()
   key_holder = ckks.KeyHolder(params)
   keygen_seconds = time.perf_counter() - start
-  rows, errors = [], {}
-  for k in cohorts:
-    plain, plain_sum = plain_round(length, k, _SEED.value)
-    encrypted, ckks_sum = ckks_round(length, k, _SEED.value, params,
+  plain, plain_sums = plain_rounds(length, cohorts, _SEED.value)
+  encrypted, ckks_sums = ckks_rounds(length, cohorts, _SEED.value, params,
                                      key_holder)
-    errors[k] = float(np.max(np.abs(ckks_sum - plain_sum)))
-    rows += [plain, encrypted]
-    print(plain, encrypted, flush=True)
+  errors = {k: float(np.max(np.abs(ckks_sums[k] - plain_sums[k])))
+            for k in cohorts}
+  rows = [r for pair in zip(plain, encrypted) for r in pair]
   results = {
       'meta': {'date': datetime.date.today().isoformat(),
                'cpu': report.cpu_description(), 'cpus': os.cpu_count(),
@@ -149,16 +194,22 @@ def main(argv):
       f'weighted update and its weight). {params.describe()}; public context '
       f'{results["public_context_bytes"] / 1e6:.2f} MB, key generation '
       f'{keygen_seconds:.2f} s. Client figures are per client (mean), server '
-      'figures for the whole cohort.', '',
+      'figures for the whole cohort; seconds are wall clock, with the '
+      'process\'s CPU seconds in brackets (the wall clock also counts the '
+      'other jobs on the machine). The round of K clients is the first K of '
+      'one sequence of clients.', '',
       '| method | clients | client s | client MB sent | server s | server MB '
       'received | key holder s (decrypt) |',
       '| --- | --- | --- | --- | --- | --- | --- |']
   for r in rows:
-    decrypt = (f'{r["key_holder_seconds"]:.2f}' if 'key_holder_seconds' in r
-               else '–')
+    decrypt = (f'{r["key_holder_seconds"]:.2f} '
+               f'({r["key_holder_cpu_seconds"]:.2f})'
+               if 'key_holder_seconds' in r else '–')
     lines.append(
-        f'| {r["method"]} | {r["clients"]} | {r["client_seconds"]:.3f} | '
-        f'{r["client_bytes_sent"] / 1e6:.2f} | {r["server_seconds"]:.2f} | '
+        f'| {r["method"]} | {r["clients"]} | {r["client_seconds"]:.3f} '
+        f'({r["client_cpu_seconds"]:.3f}) | '
+        f'{r["client_bytes_sent"] / 1e6:.2f} | {r["server_seconds"]:.2f} '
+        f'({r["server_cpu_seconds"]:.2f}) | '
         f'{r["server_bytes_received"] / 1e6:.1f} | {decrypt} |')
   lines.append('')
   for k in cohorts:
