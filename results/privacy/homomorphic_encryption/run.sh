@@ -2,7 +2,8 @@
 # Reproduces results/privacy/homomorphic_encryption:
 #   1. the cost of CKKS-encrypted aggregation against the plain sum, per round
 #      at 10 and 50 clients on the 2x256 LSTM's update
-#      (benchmarks/homomorphic_encryption_cost.py -> cost.json, cost.md);
+#      (benchmarks/homomorphic_encryption_cost.py -> cost.json, cost.md;
+#      the 60,40,40,60 chain for comparison -> chain_60_40_40_60/);
 #   2. a short accuracy run of FedAvg with CKKS against plain FedAvg, same
 #      seeds and cohorts (flags/common.flags + flags/<method>.flags), recorded
 #      here only if each finished and none falls short of a recorded run
@@ -15,6 +16,10 @@ OUT=${OUT:-runs/homomorphic_encryption}
 RESULTS=results/privacy/homomorphic_encryption
 "$PY" benchmarks/homomorphic_encryption_cost.py --clients=10,50 \
     --output_dir=$RESULTS
+# The usual chain of multiplying CKKS, for comparison: one client.
+"$PY" benchmarks/homomorphic_encryption_cost.py --clients=1 \
+    --ckks_coeff_mod_bit_sizes=60,40,40,60 \
+    --output_dir=$RESULTS/chain_60_40_40_60
 METHODS=(plain ckks)
 for method in "${METHODS[@]}"; do
   "$PY" experiments/run_federated.py --flagfile=$RESULTS/flags/common.flags \
