@@ -21,6 +21,7 @@ setuptools.setup(
         'tensorflow>=2.14,<2.15',
         'tensorflow-federated==0.87.0',
         'tensorflow-privacy==0.9.0',
+        'tenseal==0.3.18',
         'tqdm',
     ],
 )

@@ -180,7 +180,9 @@ def _build_process(task, algorithm, shared, aggregation, parallelism: str):
               aggregation, _CLIENTS_PER_ROUND.value, shared.client_weighting),
           client_parallelism=parallelism,
           client_batch_size=_CLIENT_BATCH_SIZE.value,
-          mixed_precision=shared.mixed_precision))
+          mixed_precision=shared.mixed_precision,
+          ckks=(aggregation.ckks_parameters
+                if aggregation.homomorphic_enabled else None)))
 
 
 def _privacy_metrics_fn(aggregation, num_clients: int):

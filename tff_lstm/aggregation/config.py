@@ -12,13 +12,16 @@ from typing import Optional
 
 import tensorflow_federated as tff
 
+from tff_lstm.aggregation import ckks as ckks_lib
 from tff_lstm.aggregation import compression
 from tff_lstm.aggregation import dp
+from tff_lstm.aggregation import homomorphic
 from tff_lstm.aggregation import robust
 from tff_lstm.aggregation import secure
 from tff_lstm.aggregation import trimmed_mean
 
 DP_MECHANISMS = ('off',) + dp.MECHANISMS
+HOMOMORPHIC_ENCRYPTIONS = ('none', 'ckks')
 CLIENT_WEIGHTINGS = ('num_examples', 'uniform')
 # TFF's limits: EncodedSumFactory's quantization, distributed DP's SecAgg field.
 COMPRESSION_BITS_RANGE = (1, 16)
@@ -67,6 +70,10 @@ class AggregationConfig:
       `build_weighted_fed_avg`, whose default is the plain `MeanFactory`.
     trimmed_mean_fraction: coordinate-wise trimmed mean (trimmed_mean.py)
       dropping this share of clients at each end, instead of the mean.
+    homomorphic_encryption: 'none', or 'ckks': clients encrypt their weighted
+      updates, the server sums ciphertexts, a key holder decrypts the sum
+      (homomorphic.py). It carries the (weighted or uniform) mean only.
+    ckks: the CKKS parameters (None: the defaults), with 'ckks' only.
   """
 
   dp_mechanism: str = 'off'
@@ -83,6 +90,8 @@ class AggregationConfig:
   hadamard: bool = False
   robust: bool = False
   trimmed_mean_fraction: Optional[float] = None
+  homomorphic_encryption: str = 'none'
+  ckks: Optional[ckks_lib.CkksParameters] = None
 
   def __post_init__(self):
     if self.dp_mechanism not in DP_MECHANISMS:
@@ -92,6 +101,41 @@ class AggregationConfig:
     self._check_secure()
     self._check_compression()
     self._check_trimmed_mean()
+    self._check_homomorphic()
+
+  def _check_homomorphic(self):
+    if self.homomorphic_encryption not in HOMOMORPHIC_ENCRYPTIONS:
+      raise ValueError(
+          f'Unknown --homomorphic_encryption {self.homomorphic_encryption!r}; '
+          f'valid: {", ".join(HOMOMORPHIC_ENCRYPTIONS)}.')
+    if not self.homomorphic_enabled:
+      if self.ckks is not None:
+        raise ValueError('CKKS parameters need --homomorphic_encryption=ckks.')
+      return
+    # The server only adds ciphertexts: anything but a linear sum, or noise
+    # drawn by the server after the sum is decrypted, is not carried.
+    others = [name for name, on in (
+        ('--dp_mechanism', self.dp_enabled),
+        ('--secure_aggregation', self.secure_aggregation),
+        ('--compression', self.compression_bits is not None),
+        ('--robust_aggregation', self.robust_enabled),
+        ('--trimmed_mean_fraction', self.trimmed_mean_fraction is not None))
+              if on]
+    if others:
+      raise ValueError(
+          '--homomorphic_encryption=ckks lets the server add encrypted '
+          'updates and nothing else; it cannot carry '
+          f'{", ".join(others)} (nonlinear steps that need updates or norms '
+          'in the clear, DP noise added by the server, or a second secure '
+          'sum).')
+
+  @property
+  def homomorphic_enabled(self) -> bool:
+    return self.homomorphic_encryption != 'none'
+
+  @property
+  def ckks_parameters(self) -> ckks_lib.CkksParameters:
+    return self.ckks or ckks_lib.CkksParameters()
 
   def _check_dp(self):
     dp_settings = ('dp_noise_multiplier', 'dp_clip',
@@ -239,6 +283,10 @@ def build_aggregator(
     raise ValueError(f'clients_per_round must be an integer >= 1, got '
                      f'{clients_per_round}.')
   weighted = weighting == 'num_examples'
+  if config.homomorphic_enabled:
+    # Weighting is the client work's: uniform clients weigh 1.
+    config.ckks_parameters.check_fits(clients_per_round)
+    return homomorphic.ClientUpdatesFactory()
   if config.dp_enabled:
     return _dp_aggregator(config, clients_per_round)
   if config.trimmed_mean_fraction is not None:
@@ -286,6 +334,9 @@ def describe_aggregation(config: AggregationConfig,
   elif config.trimmed_mean_fraction is not None:
     steps.append(f'coordinate-wise trimmed mean (dropping '
                  f'{config.trimmed_mean_fraction:g} of clients at each end)')
+  elif config.homomorphic_enabled:
+    steps.append(f'{mean} of CKKS-encrypted updates summed by the server '
+                 f'({config.ckks_parameters.describe()})')
   elif config.secure_aggregation:
     steps.append(f'secure {mean} (simulated SecAgg)')
   elif config.compression_bits is not None:

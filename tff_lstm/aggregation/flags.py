@@ -9,13 +9,17 @@ from typing import Any
 
 from absl import flags
 
+from tff_lstm.aggregation import ckks
 from tff_lstm.aggregation import config as config_lib
+
+_CKKS_FLAGS = ('ckks_poly_modulus_degree', 'ckks_coeff_mod_bit_sizes',
+               'ckks_scale_bits')
 
 
 def define_aggregation_flags(
     flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """Defines --dp_*, --secure_*, --compression*, --hadamard, --robust_*,
-  --trimmed_mean_fraction."""
+  --trimmed_mean_fraction, --homomorphic_encryption, --ckks_*."""
   fv = dict(flag_values=flag_values)
   flags.DEFINE_enum(
       'dp_mechanism', 'off', config_lib.DP_MECHANISMS,
@@ -72,6 +76,24 @@ def define_aggregation_flags(
       'trimmed_mean_fraction', None, 'Aggregate by the coordinate-wise trimmed '
       'mean, dropping this share (0 to <0.5) of clients at each end; needs '
       '--client_weighting=uniform.', **fv)
+  flags.DEFINE_enum(
+      'homomorphic_encryption', 'none', config_lib.HOMOMORPHIC_ENCRYPTIONS,
+      'ckks: clients encrypt their weighted updates (TenSEAL CKKS), the '
+      'server adds ciphertexts with the public key only, a key holder '
+      'decrypts the sum. See docs/homomorphic_encryption.md.', **fv)
+  flags.DEFINE_integer(
+      'ckks_poly_modulus_degree', ckks.DEFAULT_POLY_MODULUS_DEGREE,
+      'CKKS ring degree N (a ciphertext packs N/2 values): '
+      f'{", ".join(map(str, ckks.MAX_COEFF_BITS_128))}.', **fv)
+  flags.DEFINE_list(
+      'ckks_coeff_mod_bit_sizes',
+      [str(b) for b in ckks.DEFAULT_COEFF_MOD_BIT_SIZES],
+      'CKKS coefficient primes\' bits: data prime(s), then the special prime; '
+      'their total must stay within 128-bit security for the degree.', **fv)
+  flags.DEFINE_integer(
+      'ckks_scale_bits', ckks.DEFAULT_SCALE_BITS,
+      'CKKS encoding scale 2^bits: precision; the data prime keeps the rest '
+      'as headroom for the sum.', **fv)
 
 
 def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -99,6 +121,20 @@ def aggregation_config_from_flags(
     for name in ('compression_bits', 'compression_threshold'):
       if f[name].present:
         raise ValueError(f'--{name} needs --compression.')
+  ckks_params = None
+  if f.homomorphic_encryption == 'ckks':
+    try:
+      sizes = tuple(int(b) for b in f.ckks_coeff_mod_bit_sizes)
+    except ValueError:
+      raise ValueError('--ckks_coeff_mod_bit_sizes must be integers, got '
+                       f'{",".join(f.ckks_coeff_mod_bit_sizes)}.') from None
+    ckks_params = ckks.CkksParameters(
+        poly_modulus_degree=f.ckks_poly_modulus_degree,
+        coeff_mod_bit_sizes=sizes, scale_bits=f.ckks_scale_bits)
+  else:
+    for name in _CKKS_FLAGS:
+      if f[name].present:
+        raise ValueError(f'--{name} needs --homomorphic_encryption=ckks.')
   return config_lib.AggregationConfig(
       dp_mechanism=f.dp_mechanism,
       dp_noise_multiplier=f.dp_noise_multiplier,
@@ -113,4 +149,6 @@ def aggregation_config_from_flags(
       compression_bits=f.compression_bits if f.compression else None,
       compression_threshold=f.compression_threshold,
       hadamard=f.hadamard,
-      robust=f.robust_aggregation)
+      robust=f.robust_aggregation,
+      homomorphic_encryption=f.homomorphic_encryption,
+      ckks=ckks_params)

@@ -31,6 +31,7 @@ def takes_indexed_clients(process: tff.learning.templates.LearningProcess) -> bo
   Decided by the process's type, never by the shape of its input: another
   algorithm's clients may well take pairs of their own.
   """
+  process = getattr(process, 'client_process', process)
   return isinstance(process, indexed_process.IndexedClientsProcess)
 
 
@@ -56,6 +57,12 @@ def compose(
       instead, and each client's input carries its seed after its id:
       (client id, seed), or (position, client id, seed[, client state]).
   """
+  if hasattr(process, 'with_client_process'):
+    # A process that runs its clients through another one (e.g. CKKS
+    # encryption around the round): that one takes the client ids.
+    return process.with_client_process(compose(
+        process.client_process, client_data, preprocess_fn,
+        seeded_preprocess_fn))
   seeded = seeded_preprocess_fn is not None
   preprocessed = client_data.preprocess(preprocess_fn)
 

@@ -12,7 +12,9 @@ from typing import Optional
 
 import tensorflow_federated as tff
 
+from tff_lstm.aggregation import ckks as ckks_lib
 from tff_lstm.aggregation import config as aggregation_config
+from tff_lstm.aggregation import homomorphic
 from tff_lstm.algorithms import cohort_loss
 from tff_lstm.algorithms import cohort_model
 from tff_lstm.algorithms import fedavg
@@ -45,6 +47,9 @@ class ProcessSettings:
     client_parallelism: 'sequential' or 'vectorized'.
     client_batch_size: the clients' batch size (needed by 'vectorized').
     mixed_precision: bfloat16 compute with float32 weights ('vectorized').
+    ckks: CKKS parameters: client updates are summed encrypted
+      (`homomorphic.HomomorphicProcess`); None: in the clear. Its model
+      aggregator is `homomorphic.ClientUpdatesFactory` (set if None).
   """
 
   server_optimizer: optimizers.OptimizerConfig = optimizers.OptimizerConfig(
@@ -54,6 +59,7 @@ class ProcessSettings:
   client_parallelism: str = 'sequential'
   client_batch_size: Optional[int] = None
   mixed_precision: bool = False
+  ckks: Optional[ckks_lib.CkksParameters] = None
 
   def __post_init__(self):
     check_choice('client weighting', self.client_weighting, CLIENT_WEIGHTINGS)
@@ -62,6 +68,14 @@ class ProcessSettings:
     if self.mixed_precision and self.client_parallelism != 'vectorized':
       raise ValueError('bfloat16 mixed precision is implemented for '
                        'client_parallelism=vectorized only.')
+    if self.ckks is not None:
+      if self.model_aggregator is None:
+        object.__setattr__(self, 'model_aggregator',
+                           homomorphic.ClientUpdatesFactory())
+      elif not isinstance(self.model_aggregator,
+                          homomorphic.ClientUpdatesFactory):
+        raise ValueError('CKKS encryption sums the client updates itself; '
+                         'it takes no other model aggregator.')
     if self.unweighted_aggregator and self.client_weighting != 'uniform':
       raise ValueError('An unweighted model aggregator (e.g. DP) counts every '
                        "client once: use client_weighting='uniform'.")
@@ -110,7 +124,8 @@ def build_learning_process(
   Returns:
     For 'sequential', a process taking the task's preprocessed datasets; for
     'vectorized' (and algorithms that keep state per client), an
-    `indexed_process.IndexedClientsProcess`.
+    `indexed_process.IndexedClientsProcess`. With `settings.ckks`, that
+    process inside a `homomorphic.HomomorphicProcess`.
 
   Raises:
     ValueError: settings that do not combine, or 'vectorized' for an
@@ -123,6 +138,13 @@ def build_learning_process(
   elif settings_kwargs:
     raise TypeError('Give settings or their fields, not both.')
   module = _check(algorithm, settings)
+  if settings.ckks is not None:
+    homomorphic.check_algorithm(module.NAME)
+    process = build_learning_process(
+        task, algorithm, dataclasses.replace(settings, ckks=None))
+    return homomorphic.HomomorphicProcess(
+        process, settings.ckks,
+        optimizers.build_optimizer(settings.server_optimizer))
   if settings.client_parallelism == 'sequential':
     return module.build_sequential(task, algorithm, settings)
   reason = cohort_unsupported_reason(task, algorithm)
