@@ -1,10 +1,12 @@
 """Masked secure aggregation: the protocol's sum, what the server sees,
 dropouts, refusals, and training equal to plaintext FedAvg."""
 
+from absl import flags as absl_flags
 import numpy as np
 import pytest
 
 from tff_lstm.aggregation import config as config_lib
+from tff_lstm.aggregation import flags as aggregation_flags
 from tff_lstm.aggregation import masked
 from tff_lstm.aggregation import masking
 from tff_lstm.aggregation import secagg_protocol
@@ -149,3 +151,22 @@ def test_rounds_of_masked_training_equal_plaintext_fedavg(
   assert any(not np.allclose(a, b) for a, b in zip(before, after_plain))
   for a, b in zip(after_plain, after_secure):
     np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize('argv,mode', [
+    ([], 'off'), (['--secure_aggregation'], 'simulated'),
+    (['--nosecure_aggregation'], 'off'),
+    (['--secure_aggregation=true'], 'simulated'),
+    (['--secure_aggregation=masked'], 'masked')])
+def test_the_flag_keeps_the_boolean_spellings(argv, mode):
+  values = absl_flags.FlagValues()
+  aggregation_flags.define_aggregation_flags(values)
+  values(['binary'] + argv)
+  assert aggregation_flags.aggregation_config_from_flags(
+      values).secure_aggregation == mode
+
+
+def test_a_recorded_boolean_resumes_as_its_mode():
+  for recorded, mode in ((True, 'simulated'), (False, 'off')):
+    record = aggregation_flags.upgrade_record({'secure_aggregation': recorded})
+    assert record['secure_aggregation'] == mode

@@ -342,7 +342,8 @@ def build_aggregator(
 
 
 def describe_aggregation(config: AggregationConfig,
-                         weighting: str = 'num_examples') -> str:
+                         weighting: str = 'num_examples',
+                         clients_per_round: Optional[int] = None) -> str:
   """The chain `build_aggregator` builds, in words, outermost step first.
 
   Printed when a run starts and recorded in its hparams.json, so a reader
@@ -370,11 +371,15 @@ def describe_aggregation(config: AggregationConfig,
                  f'{config.trimmed_mean_fraction:g} of clients at each end)')
   elif config.secure_aggregation == 'masked':
     rate = config.secagg_dropout_rate or 0.0
+    k, t = config.secagg_neighbors, config.secagg_threshold
+    if clients_per_round is not None:
+      settings = config.masked_settings(clients_per_round)
+      k, t = settings.neighbors, settings.threshold
     steps.append(
         f'secure {mean} (masked SecAgg: pairwise X25519 masks on a key graph '
-        f'of {_or_default(config.secagg_neighbors)} neighbours, threshold '
-        f'{_or_default(config.secagg_threshold)}, dropout rate {rate:g}, '
-        f'clip {config.secagg_bound or DEFAULT_SECAGG_BOUND:g}, 32-bit '
+        f'of {_or_default(k)} neighbours, threshold {_or_default(t)}, '
+        f'dropout rate {rate:g}, clip '
+        f'{config.secagg_bound or DEFAULT_SECAGG_BOUND:g}, 32-bit '
         'quantization)')
   elif config.secure_enabled:
     steps.append(f'secure {mean} (simulated SecAgg)')

@@ -59,7 +59,7 @@ def define_aggregation_flags(
   flags.DEFINE_float(
       'secagg_dropout_rate', None, '--secure_aggregation=masked: share of '
       'each round\'s clients that drop out after the key exchange '
-      '(simulated, seeded by --seed; default 0).', **fv)
+      '(simulated, seeded by --client_datasets_random_seed; default 0).', **fv)
   flags.DEFINE_float(
       'secagg_bound', None, '--secure_aggregation=masked: clip of each '
       'weighted update coordinate before 32-bit quantization (default 1000; '
