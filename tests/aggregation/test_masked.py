@@ -9,7 +9,6 @@ from tff_lstm.aggregation import config as config_lib
 from tff_lstm.aggregation import flags as aggregation_flags
 from tff_lstm.aggregation import masked
 from tff_lstm.aggregation import masking
-from tff_lstm.aggregation import secagg_protocol
 from tff_lstm.algorithms import fedavg
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
@@ -72,22 +71,6 @@ def test_sum_is_the_plaintext_mean_and_the_server_sees_only_masks(
     if kind == 'unmasking_shares':  # b's share of survivors, s of dropped
       assert all((owner in survivors) == (k == 'b')
                  for owner, (k, _) in payload.items())
-
-
-def test_more_than_n_minus_t_dropouts_abort():
-  with pytest.raises(secagg_protocol.ProtocolAbortError,
-                     match='--secagg_threshold=3 needed'):
-    secagg_protocol.run_key_rounds(6, neighbors=5, threshold=3, seed=[0],
-                                   dropped=[0, 1, 2, 3])
-
-
-def test_a_pair_of_clients_agrees_one_seed_and_the_masks_cancel():
-  keys = secagg_protocol.run_key_rounds(4, neighbors=3, threshold=2,
-                                        seed=[1])
-  modulus_bits = 40
-  total = sum(masking.mask_sum(s[1:], g[1:], 64, modulus_bits)
-              for s, g in zip(keys.client_seeds, keys.client_signs))
-  assert not np.any(np.mod(total, 2**modulus_bits))
 
 
 @pytest.mark.parametrize('kwargs,n,match', [
