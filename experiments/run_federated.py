@@ -242,6 +242,8 @@ def _prepare():
   algorithm = algorithm_flags.algorithm_config_from_flags()
   shared = algorithm_flags.process_flags_from_flags()
   aggregation.check_weighting(shared.client_weighting)
+  if aggregation.secure_aggregation == 'masked':  # refused before data loads
+    aggregation.masked_settings(_CLIENTS_PER_ROUND.value)
   task = _build_task()
   parallelism = _client_parallelism(task, algorithm, shared.client_parallelism)
   process = _build_process(task, algorithm, shared, aggregation, parallelism)
@@ -254,7 +256,8 @@ def _prepare():
   hparams = {**_hparams(), 'resolved_client_parallelism': parallelism,
              outputs.DATA_IDENTITY_KEY: dict(task.data_identity),
              'aggregation': aggregation_config.describe_aggregation(
-                 aggregation, shared.client_weighting)}
+                 aggregation, shared.client_weighting,
+                 _CLIENTS_PER_ROUND.value)}
   if privacy_record is not None:
     hparams['privacy_accounting'] = privacy_record
   return task, process, privacy_fn, worker_addresses, hparams, parallelism

@@ -206,6 +206,20 @@ def test_an_algorithms_flag_given_to_another_is_refused(
   assert not (tmp_path / 'x').exists()
 
 
+def test_a_masked_secure_aggregation_threshold_above_the_cohort_is_refused(
+    shakespeare_cache_dir, tmp_path):
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=x',
+               '--total_rounds=1', '--secure_aggregation=masked',
+               '--clients_per_round=3', '--secagg_threshold=4'),
+      capture_output=True, text=True, timeout=600)
+  assert run.returncode == 2
+  assert ('error: --secagg_threshold=4 must be in [1, '
+          '--clients_per_round=3].') in run.stderr
+  assert 'Traceback' not in run.stderr
+  assert not (tmp_path / 'x').exists()
+
+
 _BEFORE_PLAIN_MEAN = os.path.join(os.path.dirname(__file__), 'testdata',
                                   'hparams_before_plain_mean.json')
 

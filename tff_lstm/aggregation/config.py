@@ -16,12 +16,19 @@ from tff_lstm.aggregation import ckks as ckks_lib
 from tff_lstm.aggregation import compression
 from tff_lstm.aggregation import dp
 from tff_lstm.aggregation import homomorphic
+from tff_lstm.aggregation import masked
 from tff_lstm.aggregation import robust
+from tff_lstm.aggregation import secagg_protocol
 from tff_lstm.aggregation import secure
 from tff_lstm.aggregation import trimmed_mean
 
 DP_MECHANISMS = ('off',) + dp.MECHANISMS
 HOMOMORPHIC_ENCRYPTIONS = ('none', 'ckks')
+SECURE_AGGREGATIONS = ('off', 'simulated', 'masked')
+# Clip of each weighted update coordinate (w * delta, w an example count that
+# can reach hundreds): 32-bit steps of 4.7e-7, far below float32 noise of a
+# mean.
+DEFAULT_SECAGG_BOUND = 1000.0
 CLIENT_WEIGHTINGS = ('num_examples', 'uniform')
 # TFF's limits: EncodedSumFactory's quantization, distributed DP's SecAgg field.
 COMPRESSION_BITS_RANGE = (1, 16)
@@ -58,8 +65,20 @@ class AggregationConfig:
       `accounting.default_delta` (min(1e-5, num_clients ** -1.1)).
     dp_noise_seed: 'tree' only: seed of the tree's noise (None: TFF seeds it
       from the clock). TFF's Gaussian DP factories take no seed.
-    secure_aggregation: the server only sees the sum of updates (simulated);
-      with DP this is distributed DP (clients add discrete noise).
+    secure_aggregation: 'off'; 'simulated': TFF's secure sum, which
+      simulation lowers to a plain sum (with DP: distributed DP, clients add
+      discrete noise); 'masked': the SecAgg protocol (masked.py), clients
+      send masked vectors and the server only learns their sum. True/False
+      (the earlier boolean) mean 'simulated'/'off'.
+    secagg_neighbors: masked: k, each client's neighbours on the key graph
+      (default: SecAgg+'s 2 log2(n), rounded up to even, at most n - 1).
+    secagg_threshold: masked: t, shares that rebuild a client's secrets
+      (default: a majority of its k + 1 share holders).
+    secagg_dropout_rate: masked: share of each round's cohort that drops out
+      after the key exchange (simulated; default 0).
+    secagg_bound: masked: each coordinate of a client's weighted update
+      (weight * delta) is clipped to [-bound, bound] before quantizing
+      (default 1000; clipped coordinates are counted in the metrics).
     secure_bits: DP + secure aggregation: SecAgg field bit-width (default 20).
     compression_bits: uniform quantization bit-width of updates; None: off.
     compression_threshold: only tensors with more elements are quantized.
@@ -83,8 +102,12 @@ class AggregationConfig:
   dp_clip_learning_rate: Optional[float] = None
   dp_delta: Optional[float] = None
   dp_noise_seed: Optional[int] = None
-  secure_aggregation: bool = False
+  secure_aggregation: str = 'off'
   secure_bits: Optional[int] = None
+  secagg_neighbors: Optional[int] = None
+  secagg_threshold: Optional[int] = None
+  secagg_dropout_rate: Optional[float] = None
+  secagg_bound: Optional[float] = None
   compression_bits: Optional[int] = None
   compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD
   hadamard: bool = False
@@ -94,6 +117,13 @@ class AggregationConfig:
   ckks: Optional[ckks_lib.CkksParameters] = None
 
   def __post_init__(self):
+    mode = self.secure_aggregation
+    if isinstance(mode, bool):  # the earlier boolean flag's values
+      object.__setattr__(self, 'secure_aggregation',
+                         'simulated' if mode else 'off')
+    elif mode not in SECURE_AGGREGATIONS:
+      raise ValueError(f'Unknown --secure_aggregation {mode!r}; valid: '
+                       f'{", ".join(SECURE_AGGREGATIONS)}.')
     if self.dp_mechanism not in DP_MECHANISMS:
       raise ValueError(f'Unknown --dp_mechanism {self.dp_mechanism!r}; valid: '
                        f'{", ".join(DP_MECHANISMS)}.')
@@ -116,7 +146,7 @@ class AggregationConfig:
     # drawn by the server after the sum is decrypted, is not carried.
     others = [name for name, on in (
         ('--dp_mechanism', self.dp_enabled),
-        ('--secure_aggregation', self.secure_aggregation),
+        ('--secure_aggregation', self.secure_enabled),
         ('--compression', self.compression_bits is not None),
         ('--robust_aggregation', self.robust_enabled),
         ('--trimmed_mean_fraction', self.trimmed_mean_fraction is not None))
@@ -182,16 +212,18 @@ class AggregationConfig:
 
   def _check_secure(self):
     if self.secure_bits is not None:
-      if not (self.secure_aggregation and self.dp_enabled):
+      if not (self.secure_aggregation == 'simulated' and self.dp_enabled):
         raise ValueError('--secure_bits sets the SecAgg field of distributed '
-                         'DP: it needs --secure_aggregation and --dp_mechanism '
+                         'DP: it needs --secure_aggregation=simulated and '
+                         '--dp_mechanism '
                          '(plain secure aggregation uses TFF\'s 32-bit '
                          'quantization).')
       low, high = SECURE_BITS_RANGE
       if not low <= self.secure_bits <= high:
         raise ValueError(f'--secure_bits must be in [{low}, {high}], got '
                          f'{self.secure_bits}.')
-    if self.secure_aggregation and self.dp_mechanism == 'tree':
+    self._check_masked()
+    if self.secure_enabled and self.dp_mechanism == 'tree':
       raise ValueError('--dp_mechanism=tree has no distributed (secure) '
                        'version in TFF; drop --secure_aggregation or use '
                        'gaussian_fixed / gaussian_adaptive.')
@@ -209,7 +241,7 @@ class AggregationConfig:
     if self.compression_threshold < 0:
       raise ValueError('--compression_threshold must be >= 0, got '
                        f'{self.compression_threshold}.')
-    if self.secure_aggregation:
+    if self.secure_enabled:
       raise ValueError('--compression cannot feed --secure_aggregation: TFF\'s '
                        'EncodedSumFactory sums with a plain aggregate. Secure '
                        'aggregation already sends quantized integers (with DP, '
@@ -225,13 +257,62 @@ class AggregationConfig:
       return
     others = [name for name, on in (
         ('--dp_mechanism', self.dp_enabled),
-        ('--secure_aggregation', self.secure_aggregation),
+        ('--secure_aggregation', self.secure_enabled),
         ('--compression', self.compression_bits is not None)) if on]
     if others:
       raise ValueError('--trimmed_mean_fraction needs every client update at '
                        f'the server in the clear; it cannot be combined with '
                        f'{", ".join(others)}.')
     trimmed_mean.TrimmedMeanFactory(self.trimmed_mean_fraction)  # validates
+
+  def _check_masked(self):
+    settings = ('secagg_neighbors', 'secagg_threshold', 'secagg_dropout_rate',
+                'secagg_bound')
+    if self.secure_aggregation != 'masked':
+      for name in settings:
+        if getattr(self, name) is not None:
+          raise ValueError(f'--{name} needs --secure_aggregation=masked.')
+      return
+    if self.dp_enabled:
+      raise ValueError('--secure_aggregation=masked does not carry DP noise '
+                       'yet; for distributed DP use '
+                       '--secure_aggregation=simulated with --dp_mechanism.')
+    if self.robust_enabled:
+      raise ValueError('--robust_aggregation estimates its bounds from '
+                       'per-client norms outside the masked sum; it cannot be '
+                       'combined with --secure_aggregation=masked (which '
+                       'clips to --secagg_bound).')
+    for name in ('secagg_neighbors', 'secagg_threshold'):
+      value = getattr(self, name)
+      if value is not None and (isinstance(value, bool)
+                                or not isinstance(value, int) or value < 1):
+        raise ValueError(f'--{name} must be an integer >= 1, got {value!r}.')
+    rate = self.secagg_dropout_rate
+    if rate is not None and (not _is_number(rate) or not 0 <= rate < 1):
+      raise ValueError(f'--secagg_dropout_rate must be in [0, 1), got {rate}.')
+    bound = self.secagg_bound
+    if bound is not None and (not _is_number(bound) or bound <= 0):
+      raise ValueError(f'--secagg_bound must be > 0, got {bound}.')
+
+  def masked_settings(self, clients_per_round: int) -> masked.MaskedSecureMean:
+    """The masked protocol's settings for this cohort size, checked (a
+    ValueError naming the flag if a round could not complete)."""
+    neighbors = (self.secagg_neighbors if self.secagg_neighbors is not None
+                 else secagg_protocol.default_neighbors(clients_per_round))
+    threshold = (self.secagg_threshold if self.secagg_threshold is not None
+                 else secagg_protocol.default_threshold(neighbors))
+    rate = self.secagg_dropout_rate or 0.0
+    secagg_protocol.check_settings(
+        clients_per_round, neighbors, threshold,
+        secagg_protocol.dropout_count(clients_per_round, rate))
+    return masked.MaskedSecureMean(
+        clients_per_round=clients_per_round, neighbors=neighbors,
+        threshold=threshold, dropout_rate=rate,
+        bound=self.secagg_bound or DEFAULT_SECAGG_BOUND)
+
+  @property
+  def secure_enabled(self) -> bool:
+    return self.secure_aggregation != 'off'
 
   @property
   def dp_enabled(self) -> bool:
@@ -293,7 +374,9 @@ def build_aggregator(
     factory = trimmed_mean.TrimmedMeanFactory(config.trimmed_mean_fraction)
     return (robust.add_zeroing(factory, secure_estimation=False)
             if config.robust_enabled else factory)
-  if config.secure_aggregation:
+  if config.secure_aggregation == 'masked':
+    return config.masked_settings(clients_per_round)
+  if config.secure_aggregation == 'simulated':
     return secure.secure_mean(weighted=weighted, robust=config.robust_enabled)
   if config.compression_bits is not None:
     factory = compression.compressed_mean(
@@ -308,7 +391,8 @@ def build_aggregator(
 
 
 def describe_aggregation(config: AggregationConfig,
-                         weighting: str = 'num_examples') -> str:
+                         weighting: str = 'num_examples',
+                         clients_per_round: Optional[int] = None) -> str:
   """The chain `build_aggregator` builds, in words, outermost step first.
 
   Printed when a run starts and recorded in its hparams.json, so a reader
@@ -326,7 +410,7 @@ def describe_aggregation(config: AggregationConfig,
             else f'clip {config.dp_clip:g}')
     kind = ('distributed DP (discrete noise, SecAgg '
             f'{config.secure_bits or DEFAULT_SECURE_BITS} bits)'
-            if config.secure_aggregation else 'central DP')
+            if config.secure_enabled else 'central DP')
     seed = ('' if config.dp_noise_seed is None
             else f', noise seed {config.dp_noise_seed}')
     steps.append(f'{kind} {config.dp_mechanism}: {clip}, noise multiplier '
@@ -337,7 +421,19 @@ def describe_aggregation(config: AggregationConfig,
   elif config.homomorphic_enabled:
     steps.append(f'{mean} of CKKS-encrypted updates summed by the server '
                  f'({config.ckks_parameters.describe()})')
-  elif config.secure_aggregation:
+  elif config.secure_aggregation == 'masked':
+    rate = config.secagg_dropout_rate or 0.0
+    k, t = config.secagg_neighbors, config.secagg_threshold
+    if clients_per_round is not None:
+      settings = config.masked_settings(clients_per_round)
+      k, t = settings.neighbors, settings.threshold
+    steps.append(
+        f'secure {mean} (masked SecAgg: pairwise X25519 masks on a key graph '
+        f'of {_or_default(k)} neighbours, threshold {_or_default(t)}, '
+        f'dropout rate {rate:g}, clip '
+        f'{config.secagg_bound or DEFAULT_SECAGG_BOUND:g}, 32-bit '
+        'quantization)')
+  elif config.secure_enabled:
     steps.append(f'secure {mean} (simulated SecAgg)')
   elif config.compression_bits is not None:
     rotation = ', Hadamard-rotated' if config.hadamard else ''
@@ -349,6 +445,10 @@ def describe_aggregation(config: AggregationConfig,
                else 'UnweightedMeanFactory')
     steps.append(f'{mean} (tff.aggregators.{factory})')
   return ' -> '.join(steps)
+
+
+def _or_default(value) -> str:
+  return 'default' if value is None else str(value)
 
 
 def _dp_aggregator(config, clients_per_round):
@@ -368,7 +468,7 @@ def _dp_aggregator(config, clients_per_round):
       target_unclipped_quantile=config.dp_target_unclipped_quantile,
       clip_learning_rate=config.dp_clip_learning_rate)
   clip_kwargs = {k: v for k, v in clip_kwargs.items() if v is not None}
-  if config.secure_aggregation:
+  if config.secure_enabled:
     bits = config.secure_bits or DEFAULT_SECURE_BITS
     if 2**bits < clients_per_round:
       raise ValueError(f'--secure_bits={bits} cannot hold the sum of '
@@ -384,5 +484,5 @@ def _dp_aggregator(config, clients_per_round):
                          clients_per_round=clients_per_round, **clip_kwargs)
   if config.robust_enabled:
     factory = robust.add_zeroing(
-        factory, secure_estimation=config.secure_aggregation)
+        factory, secure_estimation=config.secure_enabled)
   return factory

@@ -45,9 +45,31 @@ def define_aggregation_flags(
       'dp_delta', None,
       'DP: delta of the reported epsilon (default min(1e-5, '
       'num_clients ** -1.1)). Reporting only: may change on resume.', **fv)
-  flags.DEFINE_bool(
-      'secure_aggregation', False, 'The server sees only the sum of updates '
-      '(simulated: see docs/privacy.md); with DP: distributed DP.', **fv)
+  flags.DEFINE_flag(flags.Flag(
+      _SecureAggregationParser(), flags.ArgumentSerializer(),
+      'secure_aggregation', 'off',
+      'off; simulated: TFF\'s secure sum, lowered to a plain sum in '
+      'simulation (with DP: distributed DP); masked: the SecAgg protocol, '
+      'clients send masked vectors (docs/secure_aggregation.md). The bare '
+      'flag and --nosecure_aggregation still mean simulated and off.',
+      boolean=True), **fv)
+  flags.DEFINE_integer(
+      'secagg_neighbors', None, '--secure_aggregation=masked: neighbours of '
+      'each client on the key graph, even, or clients_per_round - 1 for the '
+      'complete graph (default: SecAgg+\'s 2 log2(clients_per_round)).', **fv)
+  flags.DEFINE_integer(
+      'secagg_threshold', None, '--secure_aggregation=masked: shares that '
+      'rebuild a client\'s mask secrets (default: a majority of its '
+      'neighbours and itself).', **fv)
+  flags.DEFINE_float(
+      'secagg_dropout_rate', None, '--secure_aggregation=masked: share of '
+      'each round\'s clients that drop out after the key exchange '
+      '(simulated, seeded by --client_datasets_random_seed; default 0).', **fv)
+  flags.DEFINE_float(
+      'secagg_bound', None, '--secure_aggregation=masked: clip of each '
+      'weighted update coordinate before 32-bit quantization (default 1000; '
+      'clipped coordinates are counted in the round\'s metrics).',
+      **fv)
   flags.DEFINE_integer(
       'secure_bits', None, 'DP with --secure_aggregation: SecAgg bit-width, '
       '1..22 (default 20).', **fv)
@@ -96,14 +118,39 @@ def define_aggregation_flags(
       'as headroom for the sum.', **fv)
 
 
+class _SecureAggregationParser(flags.EnumParser):
+  """off / simulated / masked; the earlier boolean's spellings too."""
+
+  _BOOLEAN = {'true': 'simulated', '1': 'simulated', 'false': 'off',
+              '0': 'off'}
+
+  def __init__(self):
+    super().__init__(list(config_lib.SECURE_AGGREGATIONS))
+
+  def parse(self, argument):
+    if isinstance(argument, bool):
+      return 'simulated' if argument else 'off'
+    if isinstance(argument, str) and argument.lower() in self._BOOLEAN:
+      return self._BOOLEAN[argument.lower()]
+    return super().parse(argument)
+
+  def flag_type(self):
+    return 'enum'
+
+
 def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
   """An earlier run's recorded flags, in the terms of today's flags.
 
-  Until the plain mean became the default, --robust_aggregation defaulted to
+  --secure_aggregation was a boolean: true is today's 'simulated', false
+  'off'. Until the plain mean became the default, --robust_aggregation defaulted to
   None, meaning on unless DP or the trimmed mean was on, and a run started
   without the flag recorded that None. Resolved here, such a run resumes with
   the aggregation it trained with.
   """
+  if isinstance(record.get('secure_aggregation'), bool):
+    # --secure_aggregation was a boolean before the masked protocol.
+    record = {**record, 'secure_aggregation': (
+        'simulated' if record['secure_aggregation'] else 'off')}
   if 'robust_aggregation' not in record or (
       record['robust_aggregation'] is not None):
     return record
@@ -145,6 +192,10 @@ def aggregation_config_from_flags(
       dp_noise_seed=f.dp_noise_seed,
       secure_aggregation=f.secure_aggregation,
       secure_bits=f.secure_bits,
+      secagg_neighbors=f.secagg_neighbors,
+      secagg_threshold=f.secagg_threshold,
+      secagg_dropout_rate=f.secagg_dropout_rate,
+      secagg_bound=f.secagg_bound,
       trimmed_mean_fraction=f.trimmed_mean_fraction,
       compression_bits=f.compression_bits if f.compression else None,
       compression_threshold=f.compression_threshold,

@@ -85,15 +85,20 @@ def compose(
         seeded_dataset, process)
 
   specs = process.client_state_specs
+  secagg = getattr(process, 'secagg', None)
   id_types = [np.int32, np.str_] + ([np.int64] if seeded else [])
   if specs is not None:
     id_types.append(tff.types.tensorflow_to_type(tuple(specs)))
+  if secagg is not None:  # masked SecAgg: the client's mask seeds, last
+    id_types.append(secagg.material_type())
   id_type = tff.StructType(id_types)
   state_field = 3 if seeded else 2
 
   @tff.tensorflow.computation(id_type)
   def indexed_dataset(indexed_id):
     dataset = client_dataset(indexed_id[1], indexed_id[2] if seeded else None)
+    if secagg is not None:
+      return indexed_id[0], dataset, indexed_id[len(id_types) - 1]
     if specs is None:
       return indexed_id[0], dataset
     return indexed_id[0], dataset, indexed_id[state_field]

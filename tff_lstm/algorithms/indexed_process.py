@@ -24,9 +24,12 @@ class IndexedClientsProcess(tff.learning.templates.LearningProcess):
 
   def __init__(self, *args,
                client_state_specs: Optional[list[tf.TensorSpec]] = None,
-               **kwargs):
+               secagg=None, **kwargs):
     super().__init__(*args, **kwargs)
     self.client_state_specs = client_state_specs
+    # Masked secure aggregation's settings (aggregation/masked.py), when its
+    # clients' inputs end with their mask seeds; None otherwise.
+    self.secagg = secagg
 
   @classmethod
   def wrapping(cls, process: tff.learning.templates.LearningProcess,
@@ -37,11 +40,13 @@ class IndexedClientsProcess(tff.learning.templates.LearningProcess):
                process.get_model_weights, process.set_model_weights,
                get_hparams_fn=process.get_hparams,
                set_hparams_fn=process.set_hparams,
-               client_state_specs=client_state_specs)
+               client_state_specs=client_state_specs,
+               secagg=getattr(process, 'secagg', None))
 
   @classmethod
   def over_algorithm_state(cls, initialize, next_fn, weights_type,
-                           client_state_specs=None) -> 'IndexedClientsProcess':
+                           client_state_specs=None,
+                           secagg=None) -> 'IndexedClientsProcess':
     """A process whose state is a `LearningAlgorithmState`, with the model
     weights accessors TFF's composed processes have."""
     state_type = initialize.type_signature.result.member
@@ -58,4 +63,4 @@ class IndexedClientsProcess(tff.learning.templates.LearningProcess):
           finalizer=state.finalizer)
 
     return cls(initialize, next_fn, get_model_weights, set_model_weights,
-               client_state_specs=client_state_specs)
+               client_state_specs=client_state_specs, secagg=secagg)

@@ -15,6 +15,7 @@ import tensorflow_federated as tff
 from tff_lstm.aggregation import ckks as ckks_lib
 from tff_lstm.aggregation import config as aggregation_config
 from tff_lstm.aggregation import homomorphic
+from tff_lstm.aggregation import masked
 from tff_lstm.algorithms import cohort_loss
 from tff_lstm.algorithms import cohort_model
 from tff_lstm.algorithms import fedavg
@@ -145,6 +146,11 @@ def build_learning_process(
     return homomorphic.HomomorphicProcess(
         process, settings.ckks,
         optimizers.build_optimizer(settings.server_optimizer))
+  if isinstance(settings.model_aggregator, masked.MaskedSecureMean) and (
+      settings.client_parallelism != 'vectorized'):
+    raise ValueError('--secure_aggregation=masked runs in the vectorized '
+                     'cohort, which gives each client its mask seeds: use '
+                     '--client_parallelism=vectorized (or auto).')
   if settings.client_parallelism == 'sequential':
     return module.build_sequential(task, algorithm, settings)
   reason = cohort_unsupported_reason(task, algorithm)

@@ -29,6 +29,7 @@ import tensorflow as tf
 import tensorflow_federated as tff
 
 from tff_lstm import federated_concat
+from tff_lstm.aggregation import masked as masked_lib
 from tff_lstm.algorithms import client_update as client_update_lib
 from tff_lstm.algorithms import cohort_loss
 from tff_lstm.algorithms import cohort_model
@@ -358,6 +359,13 @@ def build_cohort_process(
   task_metrics = cohort_loss.CohortMetrics(task.metrics_fns)
   if model_aggregator is None:
     model_aggregator = tff.aggregators.MeanFactory()
+  secagg = (model_aggregator
+            if isinstance(model_aggregator, masked_lib.MaskedSecureMean)
+            else None)
+  if secagg is not None and stateful:
+    raise ValueError('--secure_aggregation=masked gives each client its mask '
+                     'seeds as input; it does not yet combine with an '
+                     'algorithm whose clients keep state.')
 
   @tff.tensorflow.computation
   def initial_weights():
@@ -371,6 +379,9 @@ def build_cohort_process(
   if stateful:
     state_type = tff.types.tensorflow_to_type(tuple(state_specs))
     client_input_type = tff.StructType([np.int32, dataset_type, state_type])
+  elif secagg is not None:  # (index, data, (mask seeds, signs))
+    client_input_type = tff.StructType([np.int32, dataset_type,
+                                        secagg.material_type()])
   else:
     client_input_type = tff.StructType([np.int32, dataset_type])
 
@@ -431,7 +442,11 @@ def build_cohort_process(
     return client_input[0]
 
   delta_type = client_slice.type_signature.result[0]
-  aggregator = model_aggregator.create(delta_type, tff.TensorType(np.float32))
+  if secagg is not None:
+    aggregator = _MaskedAggregation(secagg, delta_type, client_input_type)
+  else:
+    aggregator = model_aggregator.create(delta_type,
+                                         tff.TensorType(np.float32))
   finalizer = tff.learning.templates.build_apply_optimizer_finalizer(
       server_optimizer, weights_type)
 
@@ -458,7 +473,10 @@ def build_cohort_process(
     updates = tff.federated_map(updates_only, stacked)
     own = tff.federated_map(client_slice,
                             (tff.federated_broadcast(updates), index))
-    aggregated = aggregator.next(state.aggregator, own[0], own[1])
+    if secagg is not None:
+      aggregated = aggregator.next(state.aggregator, own[0], own[1], clients)
+    else:
+      aggregated = aggregator.next(state.aggregator, own[0], own[1])
     finalized = finalizer.next(state.finalizer, state.global_model_weights,
                                aggregated.result)
     new_state = tff.federated_zip(tff.learning.templates.LearningAlgorithmState(
@@ -478,4 +496,38 @@ def build_cohort_process(
     return tff.learning.templates.LearningProcessOutput(new_state, metrics)
 
   return indexed_process.IndexedClientsProcess.over_algorithm_state(
-      initialize, next_fn, weights_type, client_state_specs=state_specs)
+      initialize, next_fn, weights_type, client_state_specs=state_specs,
+      secagg=secagg)
+
+
+class _MaskedAggregation:
+  """Masked SecAgg in the cohort's round, in an aggregation process's shape.
+
+  Each client masks its own update with the seeds in its input; the server
+  is handed only the sum of the masked vectors (and its unmasking rows, in
+  its state).
+  """
+
+  def __init__(self, settings, delta_type, client_input_type):
+    self._client_mask, self._server_unmask, self._initial = (
+        masked_lib.build_round_computations(settings, delta_type))
+
+    @tff.tensorflow.computation(client_input_type)
+    def material(client_input):
+      return client_input[2]
+
+    self._material = material
+
+  def initialize(self):
+    return tff.federated_eval(self._initial, tff.SERVER)
+
+  def next(self, state, update, weight, clients):
+    masked = tff.federated_map(
+        self._client_mask,
+        (update, weight, tff.federated_map(self._material, clients)))
+    summed = tff.federated_sum(masked)
+    mean, measurements = tff.federated_map(self._server_unmask,
+                                           (summed, state))
+    # The rows served this round only; the next round brings its own.
+    return tff.templates.MeasuredProcessOutput(
+        self.initialize(), mean, measurements)

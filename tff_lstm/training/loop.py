@@ -14,6 +14,7 @@ from tff_lstm.training import client_states
 from tff_lstm.training import evaluation
 from tff_lstm.training import event_loop
 from tff_lstm.training import learning_check
+from tff_lstm.training import masked_rounds
 from tff_lstm.training import outputs
 from tff_lstm.training import personalization
 from tff_lstm.training import portable_checkpoints
@@ -168,6 +169,9 @@ def run_experiment(
     training_process = client_states.StatefulClientsProcess(process, store)
     checkpoints = client_states.CheckpointsWithClientStates(
         checkpoints, store, outputs.client_states_dir(exp_dir))
+  masked_secagg = getattr(process, 'secagg', None) is not None
+  if masked_secagg:
+    training_process = masked_rounds.MaskedRoundsProcess(process, config.seed)
   check = learning_check.LearningCheck(config.clients_per_round,
                                        first_round=start_round + 1)
   training_process = learning_check.CheckedProcess(
@@ -180,7 +184,8 @@ def run_experiment(
     ids = sample_ids(round_num)
     seeds = (shuffle_seeds.round_seeds(config.seed, round_num, ids)
              if task.seeded_train_preprocess_fn is not None else None)
-    return client_id_inputs.round_inputs(process, ids, seeds)
+    inputs = client_id_inputs.round_inputs(process, ids, seeds)
+    return masked_rounds.Round(round_num, inputs) if masked_secagg else inputs
 
   train_selection = restarting_worker(
       round_clients, first_round=start_round + 1,
