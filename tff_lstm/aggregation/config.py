@@ -14,6 +14,7 @@ import tensorflow_federated as tff
 
 from tff_lstm.aggregation import compression
 from tff_lstm.aggregation import dp
+from tff_lstm.aggregation import plain_mean
 from tff_lstm.aggregation import robust
 from tff_lstm.aggregation import secure
 from tff_lstm.aggregation import trimmed_mean
@@ -254,8 +255,7 @@ def build_aggregator(
             else factory)
   if config.robust_enabled:
     return robust.robust_mean(weighted=weighted)
-  return (tff.aggregators.MeanFactory() if weighted
-          else tff.aggregators.UnweightedMeanFactory())
+  return plain_mean.plain_mean(weighted)
 
 
 def describe_aggregation(config: AggregationConfig,

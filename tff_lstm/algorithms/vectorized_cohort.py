@@ -310,6 +310,31 @@ def _build_cohort_training(forward, client_update, loss_fn, metrics,
   return train
 
 
+def _server_mean(stacked_type, aggregator):
+  """The plain mean of the stacked updates, and the aggregator's measurements.
+
+  `aggregator` (a plain mean's process) keeps no state and measures nothing:
+  its state passes through and its measurements are the same empty structure.
+  """
+  state_member = aggregator.initialize.type_signature.result.member
+  measurements_member = aggregator.next.type_signature.result.measurements.member
+  for part, member in (('state', state_member),
+                       ('measurements', measurements_member)):
+    if tf.nest.flatten(tff.types.type_to_tf_tensor_specs(member)):
+      raise ValueError(f'mean_at_server needs a plain mean; this aggregator\'s '
+                       f'{part} holds tensors: {member}.')
+
+  @tff.tensorflow.computation(stacked_type)
+  def server_mean(stacked):
+    deltas, weights = stacked[0], stacked[1]
+    total = tf.reduce_sum(weights)
+    return [tf.math.divide_no_nan(tf.tensordot(weights, d, axes=1), total)
+            for d in deltas]
+
+  # Measurements hold no tensors, so their spec structure is their value.
+  return server_mean, tff.types.type_to_tf_tensor_specs(measurements_member)
+
+
 def build_cohort_process(
     task,
     client_update: client_update_lib.ClientUpdate,
@@ -318,6 +343,7 @@ def build_cohort_process(
     batch_size: int,
     uniform_weighting: bool = False,
     model_aggregator: tff.aggregators.WeightedAggregationFactory = None,
+    mean_at_server: bool = False,
     mixed_precision: bool = False,
     clients_per_group: Optional[int] = None,
 ) -> indexed_process.IndexedClientsProcess:
@@ -330,6 +356,11 @@ def build_cohort_process(
     batch_size: the clients' batch size (short batches are padded to it).
     uniform_weighting: weigh every client 1 instead of its example count.
     model_aggregator: weighted TFF aggregation factory (default: mean).
+    mean_at_server: `model_aggregator` is the plain mean
+      (`aggregation.plain_mean`): take it over the stacked updates where
+      they are computed, instead of broadcasting the stack so that each
+      client holds its own update for the aggregator. Same result, same state
+      and measurements; the aggregator must keep no state.
     mixed_precision: compute in bfloat16 (float32 weights, updates and loss).
     clients_per_group: clients batched together (None: as many as keep their
       recurrent weights within `CACHE_BUDGET_BYTES`).
@@ -432,6 +463,8 @@ def build_cohort_process(
 
   delta_type = client_slice.type_signature.result[0]
   aggregator = model_aggregator.create(delta_type, tff.TensorType(np.float32))
+  if mean_at_server:
+    server_mean, mean_measurements = _server_mean(stacked_type, aggregator)
   finalizer = tff.learning.templates.build_apply_optimizer_finalizer(
       server_optimizer, weights_type)
 
@@ -453,12 +486,18 @@ def build_cohort_process(
     stacked = tff.federated_map(
         train_cohort, (state.global_model_weights.trainable, state.client_work,
                        cohort))
-    index = tff.federated_map(client_index, clients)
-    # Only the updates go back to the clients, not the new client states.
-    updates = tff.federated_map(updates_only, stacked)
-    own = tff.federated_map(client_slice,
-                            (tff.federated_broadcast(updates), index))
-    aggregated = aggregator.next(state.aggregator, own[0], own[1])
+    if mean_at_server:
+      aggregated = tff.templates.MeasuredProcessOutput(
+          state=state.aggregator,
+          result=tff.federated_map(server_mean, stacked),
+          measurements=tff.federated_value(mean_measurements, tff.SERVER))
+    else:
+      index = tff.federated_map(client_index, clients)
+      # Only the updates go back to the clients, not the new client states.
+      updates = tff.federated_map(updates_only, stacked)
+      own = tff.federated_map(client_slice,
+                              (tff.federated_broadcast(updates), index))
+      aggregated = aggregator.next(state.aggregator, own[0], own[1])
     finalized = finalizer.next(state.finalizer, state.global_model_weights,
                                aggregated.result)
     new_state = tff.federated_zip(tff.learning.templates.LearningAlgorithmState(
