@@ -458,8 +458,17 @@ def build_cohort_process(
     return [d[index] for d in deltas], weights[index]
 
   @tff.tensorflow.computation(client_input_type)
-  def client_index(client_input):
-    return client_input[0]
+  def client_key(client_input):
+    return tf.reshape(client_input[0], [1])
+
+  @tff.tensorflow.computation(updates_only.type_signature.result)
+  def largest_index(updates):
+    return tf.shape(updates[1])[0] - 1
+
+  @tff.tensorflow.computation(
+      tff.SequenceType(client_slice.type_signature.result))
+  def only_element(selected):
+    return selected.get_single_element()
 
   delta_type = client_slice.type_signature.result[0]
   aggregator = model_aggregator.create(delta_type, tff.TensorType(np.float32))
@@ -492,11 +501,12 @@ def build_cohort_process(
           result=tff.federated_map(server_mean, stacked),
           measurements=tff.federated_value(mean_measurements, tff.SERVER))
     else:
-      index = tff.federated_map(client_index, clients)
-      # Only the updates go back to the clients, not the new client states.
+      # Each client is sent its own update (not the new client states, and
+      # not the whole stack: a broadcast would copy it to every client).
       updates = tff.federated_map(updates_only, stacked)
-      own = tff.federated_map(client_slice,
-                              (tff.federated_broadcast(updates), index))
+      own = tff.federated_map(only_element, tff.federated_select(
+          tff.federated_map(client_key, clients),
+          tff.federated_map(largest_index, updates), updates, client_slice))
       aggregated = aggregator.next(state.aggregator, own[0], own[1])
     finalized = finalizer.next(state.finalizer, state.global_model_weights,
                                aggregated.result)
