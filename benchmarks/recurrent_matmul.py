@@ -36,13 +36,13 @@ _ROWS, _STEPS = 4, 80
 
 def _stepper(kernel, width):
   """80 steps of state @ kernel, as fused_lstm computes them at this width."""
-  blocks = fused_lstm._column_blocks(kernel, width)  # pylint: disable=protected-access
+  blocks = fused_lstm.column_blocks(kernel, width)
   rows = tf.zeros([kernel.shape[0], _ROWS, kernel.shape[1]])
 
   @tf.function
   def run():
     def step(t, state, outputs):
-      product = fused_lstm._blocked_matmul(state, blocks)  # pylint: disable=protected-access
+      product = fused_lstm.blocked_matmul(state, blocks)
       # Feed a scalar of the product back, so no step can be skipped.
       return t + 1, state + 1e-3 * tf.reduce_mean(product), outputs.write(
           t, product)

@@ -11,7 +11,12 @@ Configurations:
                    each round (how run_federated.py fed it before client ids).
   ids:             the same process fed client ids; the worker builds the
                    datasets (tff_lstm/algorithms/client_id_inputs.py, today's
-                   run_federated.py).
+                   run_federated.py). Its default plain mean is taken over
+                   the stacked updates where they are computed.
+  ids_per_client:  ids with TFF's own `MeanFactory` as the aggregator, which
+                   the cohort treats like any other (DP, secure sum,
+                   compression): each client is sent its own update
+                   (`tff.federated_select`) and the aggregator runs per client.
   ids_restart:     ids, plus a fresh worker every --restart_every rounds
                    (run_federated.py's --rounds_per_worker_restart).
   tff_sequential:  TFF's client-by-client FedAvg fed datasets (a reference).
@@ -40,7 +45,8 @@ import psutil
 
 import report
 
-CONFIGS = ('datasets', 'ids', 'ids_restart', 'tff_sequential')
+CONFIGS = ('datasets', 'ids', 'ids_per_client', 'ids_restart',
+           'tff_sequential')
 _ROUNDS = flags.DEFINE_integer('rounds', 60, 'Rounds per configuration.')
 _MAX_ELEMENTS = flags.DEFINE_integer('max_elements', 8,
                                      'Sequences per client per round.')
@@ -50,11 +56,22 @@ _OUT = flags.DEFINE_string('output_dir', 'results/benchmarks',
                            'Where the JSON and markdown go.')
 _CHILD = flags.DEFINE_enum('child', None, CONFIGS,
                            'Internal: run one configuration, driven by stdin.')
+_CONFIGS = flags.DEFINE_list('configs', list(CONFIGS),
+                             f'Which of {", ".join(CONFIGS)} to run.')
 _WARMUP = 5  # rounds left out of the slope (start-up allocations)
 
 
 def _rss_mb(pid) -> float:
-  return psutil.Process(pid).memory_info().rss / 2**20
+  """Resident memory of `pid` and its descendants: the worker runs under a
+  small sandbox process, so its own pid is a child's."""
+  root = psutil.Process(pid)
+  total = 0
+  for process in [root, *root.children(recursive=True)]:
+    try:
+      total += process.memory_info().rss
+    except psutil.NoSuchProcess:
+      pass
+  return total / 2**20
 
 
 def run_child(config: str) -> None:
@@ -80,7 +97,9 @@ def run_child(config: str) -> None:
     process = learning_process.build_learning_process(
         task,
         client_parallelism=parallelism,
-        client_batch_size=4)
+        client_batch_size=4,
+        model_aggregator=(tff.aggregators.MeanFactory()
+                          if config == 'ids_per_client' else None))
     if config.startswith('ids'):
       process = client_id_inputs.compose(process, train,
                                          task.datasets.train_preprocess_fn)
@@ -108,7 +127,7 @@ def run_child(config: str) -> None:
       seconds = time.perf_counter() - started
       print(json.dumps({
           'round': round_num, 'seconds': seconds,
-          'python_mb': _rss_mb(os.getpid()),
+          'python_mb': psutil.Process().memory_info().rss / 2**20,
           'worker_mb': _rss_mb(runtime.active_worker().pid)}), flush=True)
 
 
@@ -145,7 +164,7 @@ def _write(results, out_dir, command):
       '| configuration | median s/round | Python MB/round | worker MB/round '
       '| Python MB at end | worker MB at end | worker MB peak |',
       '|---|---|---|---|---|---|---|']
-  for key in CONFIGS:
+  for key in results['meta']['configs']:
     r = results[key]
     lines.append(
         f'| {key} | {r["median_s"]:.2f} | {r["python_mb_per_round"]:+.1f} | '
@@ -162,14 +181,19 @@ def main(argv):
     return
   flags_ = [f'--rounds={_ROUNDS.value}', f'--max_elements={_MAX_ELEMENTS.value}',
             f'--restart_every={_RESTART_EVERY.value}']
+  configs = _CONFIGS.value
+  unknown = sorted(set(configs) - set(CONFIGS))
+  if unknown:
+    raise app.UsageError(f'--configs: unknown {", ".join(unknown)}; valid: '
+                         f'{", ".join(CONFIGS)}.')
   children = {}
   try:
-    for key in CONFIGS:
+    for key in configs:
       children[key] = subprocess.Popen(
           [sys.executable, os.path.abspath(__file__), f'--child={key}', *flags_],
           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
       json.loads(children[key].stdout.readline())  # ready
-    rows = {key: [] for key in CONFIGS}
+    rows = {key: [] for key in configs}
     for round_num in range(1, _ROUNDS.value + 1):
       for key, child in children.items():
         child.stdin.write(f'round {round_num}\n')
@@ -187,8 +211,9 @@ def main(argv):
         child.wait(timeout=60)
       except subprocess.TimeoutExpired:
         child.kill()
-  results = {key: _summary(rows[key]) for key in CONFIGS}
+  results = {key: _summary(rows[key]) for key in configs}
   results['meta'] = {
+      'configs': configs,
       'date': datetime.date.today().isoformat(), 'rounds': _ROUNDS.value,
       'max_elements': _MAX_ELEMENTS.value,
       'restart_every': _RESTART_EVERY.value,

@@ -288,3 +288,25 @@ def test_default_group_keeps_recurrent_weights_in_cache(macbeth_client_data):
   # 2 layers x units x 4 units x 4 bytes of recurrent kernel per client.
   assert group_for(256) == 16 * 2**20 // (2 * 256 * 1024 * 4) == 8
   assert group_for(128) == 32 and group_for(512) == 2
+
+
+def test_the_plain_mean_is_taken_where_the_updates_are(federated_runtime,
+                                                       macbeth_client_data):
+  """The default mean is taken over the stacked updates; TFF's own
+  MeanFactory (which the cohort cannot tell from a mean over other sums) is
+  handed each client's update at its client; both give the same model."""
+  task = _task(macbeth_client_data)
+  data = _cohort(task, [3, 8, 5])
+  plain = aggregation_config.build_aggregator(
+      aggregation_config.AggregationConfig(), 3)
+  processes = {name: _process(task, 'vectorized', model_aggregator=factory)
+               for name, factory in (('plain', plain),
+                                     ('tff', tff.aggregators.MeanFactory()))}
+  selects = {name: str(p.next.to_building_block()).count('federated_select')
+             for name, p in processes.items()}
+  assert selects == {'plain': 0, 'tff': 1}
+  results = {name: _run(p, 1, data, indexed=True)
+             for name, p in processes.items()}
+  for a, b in zip(results['plain'][0], results['tff'][0]):
+    np.testing.assert_allclose(a, b, atol=1e-6)
+  assert results['plain'][1][0] == results['tff'][1][0]

@@ -46,7 +46,7 @@ def _holes(mask):
 
 @pytest.mark.parametrize('return_sequences', [True, False])
 @pytest.mark.parametrize('masking', ['none', 'trailing', 'holes'])
-# 160 units: recurrent products cut into column blocks, one of them partial.
+# 160 units: more than one column block's width, and not a multiple of it.
 @pytest.mark.parametrize('units', [6, 160])
 def test_same_outputs_and_gradients_as_keras_lstm(return_sequences, masking,
                                                    units):
@@ -62,6 +62,42 @@ def test_same_outputs_and_gradients_as_keras_lstm(return_sequences, masking,
   for a, b in zip(g_fused, g_keras):
     np.testing.assert_allclose(a, b, **tolerance)
   assert float(tf.reduce_max(tf.abs(g_keras[2]))) > 1e-3  # not trivially 0
+
+
+@pytest.mark.parametrize('clients_known_when_traced', [True, False])
+def test_several_clients_compute_what_each_computes_alone(
+    clients_known_when_traced):
+  """Two clients run the column-blocked recurrence (160 units: one block
+  partial), one client alone the whole product; where the count is known
+  only when the function runs, a cond picks between them. Same outputs and
+  gradients either way."""
+  clients, batch, steps, dim, units = 2, 3, 9, 5, 160
+  rng = np.random.default_rng(2)
+  def normal(*shape):
+    return tf.constant(0.3 * rng.standard_normal(shape), tf.float32)
+  args = (normal(clients, batch, steps, dim), normal(clients, dim, 4 * units),
+          normal(clients, units, 4 * units), normal(clients, 4 * units),
+          tf.sequence_mask([[9, 5, 2], [4, 9, 7]], steps))
+
+  def value_and_grads(x, kernel, recurrent_kernel, bias, mask):
+    variables = [x, kernel, recurrent_kernel, bias]
+    with tf.GradientTape() as tape:
+      tape.watch(variables)
+      y = fused_lstm.lstm_sequence(x, kernel, recurrent_kernel, bias, mask)
+      loss = tf.reduce_sum(y * tf.sin(3.0 * y))
+    return [y] + tape.gradient(loss, variables)
+
+  if not clients_known_when_traced:
+    value_and_grads = tf.function(value_and_grads, input_signature=[
+        tf.TensorSpec([None] + a.shape.as_list()[1:], a.dtype) for a in args])
+  together = value_and_grads(*args)
+  alone = [value_and_grads(*[a[k:k + 1] for a in args])
+           for k in range(clients)]
+  for i, value in enumerate(together):
+    np.testing.assert_allclose(
+        value, tf.concat([one[i] for one in alone], axis=0),
+        rtol=1e-5, atol=5e-5)
+  assert float(tf.reduce_max(tf.abs(together[3]))) > 1e-3
 
 
 def test_same_inside_tf_function():

@@ -17,6 +17,7 @@ from tff_lstm.aggregation import compression
 from tff_lstm.aggregation import dp
 from tff_lstm.aggregation import homomorphic
 from tff_lstm.aggregation import masked
+from tff_lstm.aggregation import plain_mean
 from tff_lstm.aggregation import robust
 from tff_lstm.aggregation import secagg_protocol
 from tff_lstm.aggregation import secure
@@ -386,8 +387,7 @@ def build_aggregator(
             else factory)
   if config.robust_enabled:
     return robust.robust_mean(weighted=weighted)
-  return (tff.aggregators.MeanFactory() if weighted
-          else tff.aggregators.UnweightedMeanFactory())
+  return plain_mean.plain_mean(weighted)
 
 
 def describe_aggregation(config: AggregationConfig,

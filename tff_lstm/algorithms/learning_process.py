@@ -16,6 +16,7 @@ from tff_lstm.aggregation import ckks as ckks_lib
 from tff_lstm.aggregation import config as aggregation_config
 from tff_lstm.aggregation import homomorphic
 from tff_lstm.aggregation import masked
+from tff_lstm.aggregation import plain_mean
 from tff_lstm.algorithms import cohort_loss
 from tff_lstm.algorithms import cohort_model
 from tff_lstm.algorithms import fedavg
@@ -163,6 +164,7 @@ def build_learning_process(
       batch_size=settings.client_batch_size,
       uniform_weighting=settings.client_weighting == 'uniform',
       model_aggregator=settings.weighted_model_aggregator(),
+      mean_at_server=plain_mean.is_plain_mean(settings.model_aggregator),
       mixed_precision=settings.mixed_precision)
 
 

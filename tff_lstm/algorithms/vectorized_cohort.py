@@ -311,6 +311,31 @@ def _build_cohort_training(forward, client_update, loss_fn, metrics,
   return train
 
 
+def _server_mean(stacked_type, aggregator):
+  """The plain mean of the stacked updates, and the aggregator's measurements.
+
+  `aggregator` (a plain mean's process) keeps no state and measures nothing:
+  its state passes through and its measurements are the same empty structure.
+  """
+  state_member = aggregator.initialize.type_signature.result.member
+  measurements_member = aggregator.next.type_signature.result.measurements.member
+  for part, member in (('state', state_member),
+                       ('measurements', measurements_member)):
+    if tf.nest.flatten(tff.types.type_to_tf_tensor_specs(member)):
+      raise ValueError(f'mean_at_server needs a plain mean; this aggregator\'s '
+                       f'{part} holds tensors: {member}.')
+
+  @tff.tensorflow.computation(stacked_type)
+  def server_mean(stacked):
+    deltas, weights = stacked[0], stacked[1]
+    total = tf.reduce_sum(weights)
+    return [tf.math.divide_no_nan(tf.tensordot(weights, d, axes=1), total)
+            for d in deltas]
+
+  # Measurements hold no tensors, so their spec structure is their value.
+  return server_mean, tff.types.type_to_tf_tensor_specs(measurements_member)
+
+
 def build_cohort_process(
     task,
     client_update: client_update_lib.ClientUpdate,
@@ -319,6 +344,7 @@ def build_cohort_process(
     batch_size: int,
     uniform_weighting: bool = False,
     model_aggregator: tff.aggregators.WeightedAggregationFactory = None,
+    mean_at_server: bool = False,
     mixed_precision: bool = False,
     clients_per_group: Optional[int] = None,
 ) -> indexed_process.IndexedClientsProcess:
@@ -331,6 +357,11 @@ def build_cohort_process(
     batch_size: the clients' batch size (short batches are padded to it).
     uniform_weighting: weigh every client 1 instead of its example count.
     model_aggregator: weighted TFF aggregation factory (default: mean).
+    mean_at_server: `model_aggregator` is the plain mean
+      (`aggregation.plain_mean`): take it over the stacked updates where
+      they are computed, instead of broadcasting the stack so that each
+      client holds its own update for the aggregator. Same result, same state
+      and measurements; the aggregator must keep no state.
     mixed_precision: compute in bfloat16 (float32 weights, updates and loss).
     clients_per_group: clients batched together (None: as many as keep their
       recurrent weights within `CACHE_BUDGET_BYTES`).
@@ -438,8 +469,17 @@ def build_cohort_process(
     return [d[index] for d in deltas], weights[index]
 
   @tff.tensorflow.computation(client_input_type)
-  def client_index(client_input):
-    return client_input[0]
+  def client_key(client_input):
+    return tf.reshape(client_input[0], [1])
+
+  @tff.tensorflow.computation(updates_only.type_signature.result)
+  def largest_index(updates):
+    return tf.shape(updates[1])[0] - 1
+
+  @tff.tensorflow.computation(
+      tff.SequenceType(client_slice.type_signature.result))
+  def only_element(selected):
+    return selected.get_single_element()
 
   delta_type = client_slice.type_signature.result[0]
   if secagg is not None:
@@ -447,6 +487,8 @@ def build_cohort_process(
   else:
     aggregator = model_aggregator.create(delta_type,
                                          tff.TensorType(np.float32))
+  if mean_at_server and secagg is None:
+    server_mean, mean_measurements = _server_mean(stacked_type, aggregator)
   finalizer = tff.learning.templates.build_apply_optimizer_finalizer(
       server_optimizer, weights_type)
 
@@ -468,15 +510,22 @@ def build_cohort_process(
     stacked = tff.federated_map(
         train_cohort, (state.global_model_weights.trainable, state.client_work,
                        cohort))
-    index = tff.federated_map(client_index, clients)
-    # Only the updates go back to the clients, not the new client states.
-    updates = tff.federated_map(updates_only, stacked)
-    own = tff.federated_map(client_slice,
-                            (tff.federated_broadcast(updates), index))
-    if secagg is not None:
-      aggregated = aggregator.next(state.aggregator, own[0], own[1], clients)
+    if mean_at_server:
+      aggregated = tff.templates.MeasuredProcessOutput(
+          state=state.aggregator,
+          result=tff.federated_map(server_mean, stacked),
+          measurements=tff.federated_value(mean_measurements, tff.SERVER))
     else:
-      aggregated = aggregator.next(state.aggregator, own[0], own[1])
+      # Each client is sent its own update (not the new client states, and
+      # not the whole stack: a broadcast would copy it to every client).
+      updates = tff.federated_map(updates_only, stacked)
+      own = tff.federated_map(only_element, tff.federated_select(
+          tff.federated_map(client_key, clients),
+          tff.federated_map(largest_index, updates), updates, client_slice))
+      if secagg is not None:
+        aggregated = aggregator.next(state.aggregator, own[0], own[1], clients)
+      else:
+        aggregated = aggregator.next(state.aggregator, own[0], own[1])
     finalized = finalizer.next(state.finalizer, state.global_model_weights,
                                aggregated.result)
     new_state = tff.federated_zip(tff.learning.templates.LearningAlgorithmState(

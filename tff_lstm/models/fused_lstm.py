@@ -34,13 +34,11 @@ def _gate_scale(units: int, dtype) -> tf.Tensor:
 _COLUMN_BLOCK = 128
 
 
-def _column_blocks(matrix, width=None):
+def column_blocks(matrix, width=_COLUMN_BLOCK):
   """`matrix` [..., n, m] cut into [..., n, <=width] blocks, once per call.
 
-  `width` defaults to `_COLUMN_BLOCK` (read at trace time, so a probe can
-  change it); benchmarks/recurrent_matmul.py passes other widths.
+  Public so that benchmarks/recurrent_matmul.py can time other widths.
   """
-  width = width or _COLUMN_BLOCK
   columns = matrix.shape[-1]
   sizes = [width] * (columns // width)
   if columns % width:
@@ -48,11 +46,26 @@ def _column_blocks(matrix, width=None):
   return tf.split(matrix, sizes, axis=-1) if len(sizes) > 1 else [matrix]
 
 
-def _blocked_matmul(a, blocks):
+def blocked_matmul(a, blocks):
   """a @ concat(blocks, -1), one product per column block."""
   if len(blocks) == 1:
     return tf.linalg.matmul(a, blocks[0])
   return tf.concat([tf.linalg.matmul(a, b) for b in blocks], axis=-1)
+
+
+def _per_client_count(clients, one, many):
+  """`one()` for a single client, else `many()`; chosen once per recurrence.
+
+  For one client the recurrent product is [B, u] x [u, 4u], and the column
+  blocks that pay for several clients cost more ops than they save: the whole
+  product is faster there (benchmarks/probes/step_parts.py). A cohort's count
+  of live clients is known only when it runs, so then both loops are built
+  and a `tf.cond` picks one before the timesteps start.
+  """
+  static = tf.get_static_value(clients)
+  if static is not None:
+    return one() if static == 1 else many()
+  return tf.cond(tf.equal(clients, 1), one, many)
 
 
 def _split_activations(s, units):
@@ -73,12 +86,20 @@ def _forward(xw, mask, recurrent_kernel, scale, units):
   steps = tf.shape(xw)[0]
   state_shape = tf.concat([tf.shape(xw)[1:3], [units]], axis=0)
   zeros = tf.zeros(state_shape, xw.dtype)
+  return _per_client_count(
+      xw.shape[1] if xw.shape[1] is not None else tf.shape(xw)[1],
+      lambda: _forward_loop(xw, mask, [recurrent_kernel], scale, units, steps,
+                            zeros),
+      lambda: _forward_loop(xw, mask, column_blocks(recurrent_kernel), scale,
+                            units, steps, zeros))
+
+
+def _forward_loop(xw, mask, kernel_blocks, scale, units, steps, zeros):
   arrays = [tf.TensorArray(xw.dtype, size=steps) for _ in range(5)]
-  kernel_blocks = _column_blocks(recurrent_kernel)
 
   def step(t, h, c, outs, acts, cells, h_prevs, c_prevs):
     m = mask[t]
-    z = xw[t] + _blocked_matmul(h, kernel_blocks)
+    z = xw[t] + blocked_matmul(h, kernel_blocks)
     i, f, g, o = _split_activations(tf.sigmoid(z * scale), units)
     c_new = f * c + i * g
     h_new = o * tf.tanh(c_new)
@@ -95,8 +116,16 @@ def _forward(xw, mask, recurrent_kernel, scale, units):
 def _backward(d_out, mask, acts, cells, c_prevs, recurrent_kernel):
   """Gate gradients dZ [T, K, B, 4u] by the reverse recurrence."""
   steps = tf.shape(d_out)[0]
-  kernel_t_blocks = _column_blocks(
-      tf.linalg.matrix_transpose(recurrent_kernel))
+  kernel_t = tf.linalg.matrix_transpose(recurrent_kernel)
+  return _per_client_count(
+      d_out.shape[1] if d_out.shape[1] is not None else tf.shape(d_out)[1],
+      lambda: _backward_loop(d_out, mask, acts, cells, c_prevs, [kernel_t],
+                             steps),
+      lambda: _backward_loop(d_out, mask, acts, cells, c_prevs,
+                             column_blocks(kernel_t), steps))
+
+
+def _backward_loop(d_out, mask, acts, cells, c_prevs, kernel_t_blocks, steps):
 
   def step(t, dh, dc, dzs):
     m = mask[t]
@@ -109,7 +138,7 @@ def _backward(d_out, mask, acts, cells, c_prevs, recurrent_kernel):
                     dc_new * c_prevs[t] * f * (1.0 - f),
                     dc_new * i * (1.0 - g * g),
                     dh_new * tanh_c * o * (1.0 - o)], axis=-1)
-    return (t - 1, (1.0 - m) * dh_out + _blocked_matmul(dz, kernel_t_blocks),
+    return (t - 1, (1.0 - m) * dh_out + blocked_matmul(dz, kernel_t_blocks),
             (1.0 - m) * dc + dc_new * f, dzs.write(t, dz))
 
   zeros = tf.zeros_like(d_out[0])
