@@ -4,7 +4,7 @@
       --algorithm=fedavg --server_optimizer=adam --server_learning_rate=0.01 \
       --clients_per_round=10 --total_rounds=100 --experiment_name=my_run
 
-Writes <root_output_dir>/<experiment_name>/ (see tff_lstm/training/outputs.py).
+Writes <root_output_dir>/<experiment_name>/ (see tff_lstm/training/layout.py).
 Rerunning the same command after an interruption resumes from the last
 checkpoint.
 """

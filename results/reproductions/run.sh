@@ -78,7 +78,7 @@ centralized() {
   local last
   last=$(quiet_tf "$PY" -c 'import sys
 from tff_lstm.training import centralized
-print(centralized.latest_checkpoint_round(sys.argv[1]))' "$OUT/centralized")
+print(centralized.latest_model_checkpoint_round(sys.argv[1]))' "$OUT/centralized")
   if [ "$last" = 0 ]; then
     echo "centralized: reached no checkpoint in ${BUDGET}s" >&2
     return 1
