@@ -160,4 +160,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  # Before the flags are parsed: a refused flag exits without TFF's
+  # teardown traceback too.
+  runtime.register_exit_hook()
   app.run(main)

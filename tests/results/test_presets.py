@@ -2,10 +2,11 @@
 
 Each results folder keeps its methods as flag files (`flags/common.flags` and
 `flags/<method>.flags`) that run.sh passes with absl's `--flagfile`. One
-subprocess defines the binary's flags and parses every preset pair twice:
-from the files, and with the files' lines given inline. Both must give every
-flag the same value, so a run started from a preset records the same hparams
-as the same flags typed out.
+subprocess defines the binary's flags, reads every preset pair as absl's
+parser does and parses the result: absl must read exactly the files' lines
+(comments dropped), as if given inline, so a run started from a preset records
+the same hparams as the same flags typed out, and the binary must accept
+them.
 """
 
 import glob
@@ -27,12 +28,11 @@ for common, method in pairs:
   for path in (common, method):
     with open(path) as f:
       inline += [l.strip() for l in f if l.strip() and not l.startswith('#')]
-  values = []
-  for argv in ([f'--flagfile={common}', f'--flagfile={method}'], inline):
-    fv = copy.deepcopy(flags.FLAGS)
-    fv(['run_federated.py', *argv, '--experiment_name=x'])
-    values.append({n: repr(fv[n].value) for n in fv if n != 'flagfile'})
-  results[method] = {'same': values[0] == values[1], 'lines': len(inline)}
+  # What absl's parser reads from the files, then whether the binary takes it.
+  read = flags.FLAGS.read_flags_from_files(
+      [f'--flagfile={common}', f'--flagfile={method}'], force_gnu=False)
+  copy.deepcopy(flags.FLAGS)(['run_federated.py', *read, '--experiment_name=x'])
+  results[method] = {'same': read == inline, 'lines': len(inline)}
 print(json.dumps(results))
 '''
 

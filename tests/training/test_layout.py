@@ -11,7 +11,7 @@ from tff_lstm.training import outputs
 # metrics_files.py need none.
 _READERS_IMPORT_NO_TF = '''
 import sys
-from tff_lstm.training import layout, metrics_files, recorded_runs, summary
+from tff_lstm.training import layout, metrics_files, plotting, summary
 assert 'tensorflow' not in sys.modules, sorted(
     m for m in sys.modules if m.startswith('tensorflow'))[:3]
 print('ok')

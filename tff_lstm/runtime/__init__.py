@@ -10,8 +10,8 @@ launcher (`python -m tff_lstm.runtime.sandbox`) and the TF-only helpers
 (`eager_context`, `federated_concat`) do not pay for importing TFF:
 
 * `configure`, `federated_runtime`, `restart_worker`, `active_worker`,
-  `shutdown` (default_context.py): this process's default TFF context, run on a
-  local worker it owns;
+  `shutdown`, `register_exit_hook` (default_context.py): this process's
+  default TFF context, run on a local worker it owns;
 * `LocalWorker`, `WorkerSettings`, `TlsFiles`, `WorkerError`,
   `worker_binary_path` (local_worker.py): that worker process;
 * `call_dominant`, `simulation_compiler`, `mergeable_compiler` (compilers.py):
@@ -36,6 +36,7 @@ _MODULE_OF = {
     'restart_worker': 'default_context',
     'active_worker': 'default_context',
     'shutdown': 'default_context',
+    'register_exit_hook': 'default_context',
     'LocalWorker': 'local_worker',
     'WorkerSettings': 'local_worker',
     'TlsFiles': 'local_worker',

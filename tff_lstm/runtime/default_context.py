@@ -2,10 +2,10 @@
 
 `configure()` starts a `LocalWorker` and makes it TFF's default context; the
 worker is then this process's to stop. The process-wide parts are installed
-by `configure()` only, never by importing: an `atexit` hook that stops the
-worker and retires TFF's default context while Python still works (the first
-call registers it), and, where the caller asks (`install_signal_handlers`, as a
-binary does), a SIGTERM handler that turns the signal into a clean exit.
+only where a caller asks, never by importing: `register_exit_hook()` (which
+`configure()` calls, and binaries call before parsing their flags) stops the
+worker and retires TFF's default context at exit while Python still works;
+`install_signal_handlers` (a binary's choice) turns SIGTERM into a clean exit.
 """
 
 import atexit
@@ -59,14 +59,27 @@ def _exit_on_sigterm(signum, frame):
 def _at_exit() -> None:
   """Stops our worker and retires TFF's default context while Python still works.
 
-  TFF's default context, once it has run computations, holds a service
-  manager whose `__del__` fails noisily if it first runs during interpreter
-  teardown.
+  TFF's default context holds an executor factory whose `__del__` fails
+  noisily ("'NoneType' object has no attribute 'Popen'") if it first runs
+  during interpreter teardown, after the modules it needs are gone.
   """
   shutdown()
   tff.framework.set_default_context(
       runtime_error_context.create_runtime_error_context())
   gc.collect()
+
+
+def register_exit_hook() -> None:
+  """At exit, stops our worker and retires TFF's context (once per process).
+
+  For a process that imports TFF and may exit without configuring a worker
+  (a binary refusing its flags): without it TFF's teardown prints a
+  traceback after our one-line error.
+  """
+  global _exit_hook_registered
+  if not _exit_hook_registered:
+    atexit.register(_at_exit)
+    _exit_hook_registered = True
 
 
 def configure(
@@ -87,14 +100,12 @@ def configure(
   Returns:
     The running worker.
   """
-  global _active_worker, _exit_hook_registered
+  global _active_worker
   shutdown()
   worker = local_worker.LocalWorker(settings)
   worker.stub()
   _active_worker = worker
-  if not _exit_hook_registered:
-    atexit.register(_at_exit)
-    _exit_hook_registered = True
+  register_exit_hook()
   context = tff.framework.SyncExecutionContext(
       executor_fn=executors.executor_factory(worker),
       compiler_fn=compilers.simulation_compiler,
