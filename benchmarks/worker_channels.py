@@ -18,8 +18,8 @@ import tempfile
 import time
 
 from tff_lstm import runtime  # first: quiets TensorFlow before it is imported
-from tff_lstm import remote_runtime
-from tff_lstm import worker_certificates
+from tff_lstm.runtime import remote
+from tff_lstm.runtime import certificates
 
 # pylint: disable=g-bad-import-order
 from absl import app
@@ -67,15 +67,15 @@ def main(argv):
       task.datasets.train_data, task.datasets.train_preprocess_fn,
       clients_per_round=_CLIENTS.value, seed=0)
   with tempfile.TemporaryDirectory() as certs:
-    worker_certificates.make_certificates(certs, ['127.0.0.1'])
-    paths = worker_certificates.worker_paths(certs)
+    certificates.make_certificates(certs, ['127.0.0.1'])
+    paths = certificates.worker_paths(certs)
     channels = {
         'plaintext': (_workers(None), None),
         'mutual_tls': (_workers(runtime.TlsFiles(
             cert=paths.cert, key=paths.key, client_ca=paths.ca)),
-                       worker_certificates.controller_paths(certs)),
+                       certificates.controller_paths(certs)),
     }
-    contexts = {name: remote_runtime.RemoteRuntime(
+    contexts = {name: remote.RemoteRuntime(
         [f'127.0.0.1:{w.port}' for w in workers], tls=tls)
                 for name, (workers, tls) in channels.items()}
     seconds = {name: [] for name in channels}
@@ -133,4 +133,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  runtime.register_exit_hook()
   app.run(main)

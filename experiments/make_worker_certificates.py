@@ -15,7 +15,7 @@ import sys
 from absl import app
 from absl import flags
 
-from tff_lstm import worker_certificates
+from tff_lstm.runtime import certificates
 
 _OUT_DIR = flags.DEFINE_string('out_dir', None, 'Where to write the files.')
 _WORKER_HOSTS = flags.DEFINE_list(
@@ -29,7 +29,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   try:
-    worker_certificates.make_certificates(_OUT_DIR.value, _WORKER_HOSTS.value,
+    certificates.make_certificates(_OUT_DIR.value, _WORKER_HOSTS.value,
                                           _DAYS.value)
   except (ValueError, OSError) as e:
     print(f'error: {e}', file=sys.stderr)

@@ -8,7 +8,7 @@ Give exactly one budget: --num_epochs, --num_steps, --max_examples_seen, or
 --match_examples_of=<federated experiment dir> (as many examples as that run
 has seen; see tff_lstm/training/centralized.py for the conversion). A "round"
 in the outputs is --steps_per_eval steps; the layout is that of
-run_federated.py (see tff_lstm/training/outputs.py). Rerunning the same command
+run_federated.py (see tff_lstm/training/layout.py). Rerunning the same command
 after an interruption resumes from the last round's checkpoint.
 """
 
@@ -148,7 +148,7 @@ def main(argv):
       if start:
         print(f'resuming {exp_dir} from the checkpoint of round {start}',
               flush=True)
-      if centralized.latest_checkpoint_round(exp_dir) > start:
+      if centralized.latest_model_checkpoint_round(exp_dir) > start:
         print(f'round {start + 1} ended early under a smaller budget; '
               'training it again in full', flush=True)
       final = centralized.run_centralized(task, windows, exp_dir, config)
@@ -160,4 +160,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  # Before the flags are parsed: a refused flag exits without TFF's
+  # teardown traceback too.
+  runtime.register_exit_hook()
   app.run(main)

@@ -4,7 +4,7 @@
       --algorithm=fedavg --server_optimizer=adam --server_learning_rate=0.01 \
       --clients_per_round=10 --total_rounds=100 --experiment_name=my_run
 
-Writes <root_output_dir>/<experiment_name>/ (see tff_lstm/training/outputs.py).
+Writes <root_output_dir>/<experiment_name>/ (see tff_lstm/training/layout.py).
 Rerunning the same command after an interruption resumes from the last
 checkpoint.
 """
@@ -13,8 +13,8 @@ import signal
 import sys
 
 from tff_lstm import runtime  # first: quiets TensorFlow before it is imported
-from tff_lstm import remote_runtime
-from tff_lstm import worker_certificates
+from tff_lstm.runtime import remote
+from tff_lstm.runtime import certificates
 
 # pylint: disable=g-bad-import-order
 from absl import app
@@ -101,7 +101,7 @@ _WORKER_TLS_DIR = flags.DEFINE_string(
     'controller.key (experiments/make_worker_certificates.py): mutual TLS to '
     'the --worker_addresses, needed for any that is not on this machine.')
 _WORKER_TIMEOUT_S = flags.DEFINE_float(
-    'worker_timeout_s', remote_runtime.CALL_TIMEOUT_S, 'A worker that stops '
+    'worker_timeout_s', remote.CALL_TIMEOUT_S, 'A worker that stops '
     'answering mid-call (stopped, or its host unreachable) fails the round '
     'within this many seconds.')
 _ALLOW_EXPOSED_WORKER = flags.DEFINE_bool(
@@ -250,7 +250,7 @@ def _prepare():
   privacy_fn, privacy_record = _privacy_metrics_fn(
       aggregation, len(task.datasets.train_data.client_ids))
   worker_addresses = (
-      remote_runtime.parse_addresses(_WORKER_ADDRESSES.value)
+      remote.parse_addresses(_WORKER_ADDRESSES.value)
       if _WORKER_ADDRESSES.value is not None else None)
   _check_worker_security(worker_addresses)
   hparams = {**_hparams(), 'resolved_client_parallelism': parallelism,
@@ -266,7 +266,7 @@ def _prepare():
 def _worker_tls():
   if _WORKER_TLS_DIR.value is None:
     return None
-  return worker_certificates.controller_paths(_WORKER_TLS_DIR.value)
+  return certificates.controller_paths(_WORKER_TLS_DIR.value)
 
 
 def _check_worker_security(worker_addresses) -> None:
@@ -278,7 +278,7 @@ def _check_worker_security(worker_addresses) -> None:
     return
   tls = _worker_tls()  # FileNotFoundError names a missing file
   exposed = [a for a in worker_addresses
-             if not remote_runtime.is_loopback_address(a)]
+             if not remote.is_loopback_address(a)]
   if tls is None and exposed:
     raise ValueError(
         f'--worker_addresses: {", ".join(exposed)} is not on this machine; '
@@ -289,13 +289,14 @@ def _train(task, process, exp_dir, config, privacy_fn, worker_addresses):
   """Runs the rounds; returns the exit code and the final metrics (or None)."""
   try:
     if worker_addresses:
-      federated = remote_runtime.remote_runtime(
+      federated = remote.remote_runtime(
           worker_addresses, tls=_worker_tls(),
           call_timeout_s=_WORKER_TIMEOUT_S.value)
     else:
       federated = runtime.federated_runtime(
           runtime.WorkerSettings(verbose=_VERBOSE.value,
-                                 allow_exposed=_ALLOW_EXPOSED_WORKER.value))
+                                 allow_exposed=_ALLOW_EXPOSED_WORKER.value),
+          install_signal_handlers=True)
     with federated:
       return 0, loop.run_experiment(
           task, process, exp_dir, config, round_metrics_fn=privacy_fn)
@@ -360,4 +361,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  # Before the flags are parsed: a refused flag exits without TFF's
+  # teardown traceback too.
+  runtime.register_exit_hook()
   app.run(main)

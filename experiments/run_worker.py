@@ -12,12 +12,12 @@ mutual TLS (certificates: experiments/make_worker_certificates.py):
       --tls_dir=certs
 
 TFF's worker itself runs in a network namespace of its own and is reached only
-through this process's listener (tff_lstm/worker_sandbox.py): nothing answers
+through this process's listener (tff_lstm/runtime/sandbox.py): nothing answers
 on the port without a certificate from our CA, or, in plaintext mode, from
 another host at all.
 
 Runs until SIGINT/SIGTERM, then stops its workers; they also die with it when
-it is killed (see tff_lstm/runtime.py). A worker that exits on its own ends
+it is killed (see tff_lstm/runtime/local_worker.py). A worker that exits on its own ends
 this process with status 1, so a supervisor (systemd, Kubernetes) restarts it.
 """
 
@@ -42,7 +42,8 @@ from typing import Optional
 from absl import app
 from absl import flags
 
-from tff_lstm import worker_certificates
+from tff_lstm.runtime import certificates
+from tff_lstm.runtime import sandbox
 
 _NUM_WORKERS = flags.DEFINE_integer(
     'num_workers', 1, 'Workers to start (unless --port is given).')
@@ -122,11 +123,10 @@ def _advertised_host() -> str:
 
 def _tls() -> Optional[runtime.TlsFiles]:
   """The worker's TLS files, or None for plaintext; raises on a bad choice."""
-  from tff_lstm import worker_sandbox  # pylint: disable=g-import-not-at-top
   if _TLS_DIR.value is not None:
     if _PLAINTEXT_LOOPBACK.value:
       raise ValueError('Give --tls_dir or --plaintext_loopback, not both.')
-    paths = worker_certificates.worker_paths(_TLS_DIR.value)
+    paths = certificates.worker_paths(_TLS_DIR.value)
     return runtime.TlsFiles(cert=paths.cert, key=paths.key,
                             client_ca=paths.ca)
   if not _PLAINTEXT_LOOPBACK.value:
@@ -135,7 +135,7 @@ def _tls() -> Optional[runtime.TlsFiles]:
         'TLS; make the certificates with experiments/'
         'make_worker_certificates.py), or --plaintext_loopback for a '
         'controller on this machine.')
-  if not worker_sandbox.is_loopback(_HOST.value):
+  if not sandbox.is_loopback(_HOST.value):
     raise ValueError(f'--plaintext_loopback serves loopback only, not '
                      f'--host={_HOST.value}; give --tls_dir to serve other '
                      'hosts.')
@@ -205,4 +205,7 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  # Before the flags are parsed: a refused flag exits without TFF's
+  # teardown traceback too.
+  runtime.register_exit_hook()
   app.run(main)

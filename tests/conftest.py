@@ -11,7 +11,7 @@ from tff_lstm import runtime
 def federated_runtime():
   """Sets the TFF execution context to a worker this test process owns."""
   runtime.quiet_logging()
-  worker = runtime.configure(runtime.WorkerSettings(), install_signal_handlers=False)
+  worker = runtime.configure(runtime.WorkerSettings())
   yield worker
   runtime.shutdown()
 

@@ -4,7 +4,8 @@
 # et al. 2x256 LSTM, 10 clients a round, batch 4, 1 local epoch over all of a
 # client's data (the setting of results/reproductions), 300 rounds,
 # example-weighted plain mean (no robust aggregation), server SGD at learning
-# rate 1, all on the vectorized cohort. Learning rates and mu are in README.md beside the table.
+# rate 1, all on the vectorized cohort. Each method's flags are a preset in
+# flags/ (common.flags, then <method>.flags), read with absl's --flagfile.
 #
 # The runs are recorded here only if each finished and none falls short of a
 # recorded run of the same name (results/common.sh: record_runs); the table
@@ -14,21 +15,12 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 OUT=${OUT:-runs/algorithms}
 RESULTS=results/algorithms
-COMMON=(--task=shakespeare_char --clients_per_round=10 --client_batch_size=4
-        --client_epochs_per_round=1
-        --server_optimizer=sgd --server_learning_rate=1
-        --client_weighting=num_examples --norobust_aggregation
-        --client_parallelism=vectorized --total_rounds=300
-        --rounds_per_eval=20 --clients_per_eval=100 --rounds_per_checkpoint=20
-        --client_datasets_random_seed=0 --model_seed=0 --progress_bar=false
-        --root_output_dir="$OUT")
 NAMES=(fedavg fedprox_mu0.01 scaffold)
-"$PY" experiments/run_federated.py "${COMMON[@]}" --algorithm=scaffold \
-    --client_learning_rate=1 --experiment_name=scaffold
-"$PY" experiments/run_federated.py "${COMMON[@]}" --algorithm=fedprox \
-    --client_learning_rate=1 --fedprox_mu=0.01 --experiment_name=fedprox_mu0.01
-"$PY" experiments/run_federated.py "${COMMON[@]}" --algorithm=fedavg \
-    --client_learning_rate=1 --experiment_name=fedavg
+for name in scaffold fedprox_mu0.01 fedavg; do
+  "$PY" experiments/run_federated.py --flagfile=$RESULTS/flags/common.flags \
+      --flagfile=$RESULTS/flags/$name.flags --root_output_dir="$OUT" \
+      --experiment_name="$name"
+done
 record_runs "$RESULTS" "${NAMES[@]}"
 "$PY" experiments/summarize_runs.py --at_rounds=100,200,300 \
     --experiment_dirs=results/algorithms/fedavg.metrics.csv,results/algorithms/fedprox_mu0.01.metrics.csv,results/algorithms/scaffold.metrics.csv \

@@ -10,31 +10,18 @@
 # Then the runs are recorded here (only finished runs, never over a recorded
 # run they fall short of: results/common.sh, record_runs), and the two tables
 # (summarize_runs.py) and the plots are drawn from the recorded files.
+# Each run's flags are a preset in flags/ (common.flags, then <run>.flags),
+# read with absl's --flagfile.
 set -euo pipefail
 # shellcheck source=../common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 OUT=${OUT:-runs/privacy}
 RESULTS=results/privacy
-COMMON=(--task=shakespeare_char --clients_per_round=20 --client_batch_size=4
-        --client_epochs_per_round=1 --max_elements_per_client=16
-        --client_learning_rate=1 --server_optimizer=sgd --server_learning_rate=1
-        --total_rounds=30 --rounds_per_eval=10 --clients_per_eval=100
-        --rounds_per_checkpoint=10 --client_datasets_random_seed=0
-        --model_seed=0 --progress_bar=false --root_output_dir="$OUT")
-# The runs without DP were recorded with the robust mean (the default then).
-declare -A RUNS=(
-  [uniform_no_dp]="--client_weighting=uniform --robust_aggregation"
-  [dp_adaptive_z0.3]="--client_weighting=uniform --dp_mechanism=gaussian_adaptive --dp_noise_multiplier=0.3"
-  [dp_adaptive_z1.0]="--client_weighting=uniform --dp_mechanism=gaussian_adaptive --dp_noise_multiplier=1.0"
-  [uncompressed]="--robust_aggregation"
-  [compressed_8bit]="--robust_aggregation --compression --compression_bits=8"
-  [compressed_4bit_hadamard]="--robust_aggregation --compression --compression_bits=4 --hadamard"
-)
 ORDER=(uniform_no_dp dp_adaptive_z0.3 dp_adaptive_z1.0 uncompressed
        compressed_8bit compressed_4bit_hadamard)
 for name in "${ORDER[@]}"; do
-  # shellcheck disable=SC2086
-  "$PY" experiments/run_federated.py "${COMMON[@]}" ${RUNS[$name]} \
+  "$PY" experiments/run_federated.py --flagfile=$RESULTS/flags/common.flags \
+      --flagfile=$RESULTS/flags/$name.flags --root_output_dir="$OUT" \
       --experiment_name="$name"
 done
 record_runs "$RESULTS" "${ORDER[@]}"

@@ -15,6 +15,9 @@
 #   bash results/reproductions/run.sh                    # 2 h per run
 #   BUDGET=1140 DP_BUDGET=600 bash results/reproductions/run.sh
 #   TRAIN="centralized fedavg" bash results/reproductions/run.sh
+# Each method's flags are a preset in flags/ (common.flags, then <method>.flags;
+# the centralized baseline's centralized.flags alone), read with absl's
+# --flagfile.
 #
 # Then every run that finished is recorded here, but never over a recorded run
 # it falls short of (fewer rounds or examples, other settings) and never a
@@ -32,29 +35,10 @@ RESULTS=results/reproductions
 # shellcheck source=../../tools/budgeted_run.sh
 source tools/budgeted_run.sh
 
-COMMON=(--task=shakespeare_char --clients_per_round=10 --client_batch_size=4
-        --client_epochs_per_round=1 --client_optimizer=sgd
-        --client_learning_rate=1 --rounds_per_eval=20 --clients_per_eval=100
-        --rounds_per_checkpoint=5 --client_datasets_random_seed=0
-        --model_seed=0 --progress_bar=false --root_output_dir="$OUT")
-# Reddi et al.'s aggregation is the plain example-weighted mean.
-PLAIN=(--norobust_aggregation)
-declare -A SERVER=(
-  # log10 server lr 0; no momentum.
-  [fedavg]="--server_optimizer=sgd --server_learning_rate=1"
-  # log10 server lr -0.5; momentum 0.9.
-  [fedavgm]="--server_optimizer=sgd --server_learning_rate=0.31622776601683794 --server_momentum=0.9"
-  # log10 server lr -2, log10 tau (epsilon) -3; beta1 0.9, beta2 0.999.
-  [fedadam]="--server_optimizer=adam --server_learning_rate=0.01 --server_epsilon=0.001"
-  [fedyogi]="--server_optimizer=yogi --server_learning_rate=0.01 --server_epsilon=0.001"
-)
+# Reddi et al.'s methods, each with its best hyperparameters (flags/*.flags).
 METHODS=(fedavg fedavgm fedadam fedyogi)
-# Andrew et al. 2021: adaptive clip towards the median update norm; DP needs
-# uniform weighting. Two noise multipliers at this cohort size.
-declare -A DP=(
-  [dp_fedavg_z0.1]="--dp_noise_multiplier=0.1"
-  [dp_fedavg_z0.3]="--dp_noise_multiplier=0.3"
-)
+# Andrew et al. 2021: adaptive clip towards the median update norm. Two noise
+# multipliers at this cohort size.
 DP_RUNS=(dp_fedavg_z0.1 dp_fedavg_z0.3)
 TRAIN=${TRAIN:-"${METHODS[*]} centralized ${DP_RUNS[*]}"}
 training() { [[ " $TRAIN " == *" $1 "* ]]; }
@@ -65,12 +49,10 @@ training() { [[ " $TRAIN " == *" $1 "* ]]; }
 # continued before FedAvg trains on, and a new one starts after FedAvg. Like a
 # federated run, one stopped by its budget is evaluated at its last checkpoint
 # (a round is CENTRAL_ROUND_STEPS steps) and continues on the next invocation.
+# flags/centralized.flags gives the same --batch_size and --steps_per_eval.
 CENTRAL_BATCH=4 CENTRAL_ROUND_STEPS=1000
-CENTRAL=(--task=shakespeare_char --optimizer=sgd --learning_rate=1
-         --batch_size=$CENTRAL_BATCH --steps_per_eval=$CENTRAL_ROUND_STEPS
-         --clients_per_eval=100
-         --data_seed=0 --model_seed=0 --progress_bar=false
-         --root_output_dir="$OUT" --experiment_name=centralized)
+CENTRAL=(--flagfile=$RESULTS/flags/centralized.flags --root_output_dir="$OUT"
+         --experiment_name=centralized)
 # The snippets below import TF for one library call; keep its start-up noise out.
 quiet_tf() { TF_CPP_MIN_LOG_LEVEL=3 "$@"; }
 centralized_done() {
@@ -96,7 +78,7 @@ centralized() {
   local last
   last=$(quiet_tf "$PY" -c 'import sys
 from tff_lstm.training import centralized
-print(centralized.latest_checkpoint_round(sys.argv[1]))' "$OUT/centralized")
+print(centralized.latest_model_checkpoint_round(sys.argv[1]))' "$OUT/centralized")
   if [ "$last" = 0 ]; then
     echo "centralized: reached no checkpoint in ${BUDGET}s" >&2
     return 1
@@ -111,19 +93,18 @@ if training centralized && [ "$CENTRALIZED_STARTED" = 1 ]; then
 fi
 for name in "${METHODS[@]}"; do
   training "$name" || continue
-  # shellcheck disable=SC2086
-  budgeted_run "$name" "$BUDGET" "$ROUNDS" "${COMMON[@]}" "${PLAIN[@]}" \
-      ${SERVER[$name]}
+  budgeted_run "$name" "$BUDGET" "$ROUNDS" \
+      --flagfile=$RESULTS/flags/common.flags \
+      --flagfile=$RESULTS/flags/$name.flags --root_output_dir="$OUT"
 done
 if training centralized && [ "$CENTRALIZED_STARTED" = 0 ]; then
   centralized
 fi
 for name in "${DP_RUNS[@]}"; do
   training "$name" || continue
-  # shellcheck disable=SC2086
-  budgeted_run "$name" "$DP_BUDGET" "$ROUNDS" "${COMMON[@]}" \
-      --server_optimizer=sgd --server_learning_rate=1 \
-      --client_weighting=uniform --dp_mechanism=gaussian_adaptive ${DP[$name]}
+  budgeted_run "$name" "$DP_BUDGET" "$ROUNDS" \
+      --flagfile=$RESULTS/flags/common.flags \
+      --flagfile=$RESULTS/flags/$name.flags --root_output_dir="$OUT"
 done
 
 # Record the runs that finished (refusing, and stopping here, rather than

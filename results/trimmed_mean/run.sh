@@ -7,23 +7,18 @@
 # end (with 10 clients: the highest and the lowest value of every coordinate).
 # The runs are recorded here only if both finished and neither falls short of
 # a recorded run (results/common.sh: record_runs); the table and plot are
-# drawn from the recorded files.
+# drawn from the recorded files. Each method's flags are a preset in flags/
+# (common.flags, then <method>.flags), read with absl's --flagfile.
 set -euo pipefail
 # shellcheck source=../common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 OUT=${OUT:-runs/trimmed_mean}
 RESULTS=results/trimmed_mean
-COMMON=(--task=shakespeare_char --clients_per_round=10 --client_batch_size=4
-        --client_epochs_per_round=1 --client_learning_rate=1
-        --server_optimizer=sgd --server_learning_rate=1
-        --client_weighting=uniform --total_rounds=40 --rounds_per_eval=10
-        --clients_per_eval=100 --rounds_per_checkpoint=10
-        --client_datasets_random_seed=0 --model_seed=0 --progress_bar=false
-        --root_output_dir="$OUT")
-"$PY" experiments/run_federated.py "${COMMON[@]}" --norobust_aggregation \
-    --experiment_name=mean
-"$PY" experiments/run_federated.py "${COMMON[@]}" --trimmed_mean_fraction=0.1 \
-    --experiment_name=trimmed_mean_0.1
+for name in mean trimmed_mean_0.1; do
+  "$PY" experiments/run_federated.py --flagfile=$RESULTS/flags/common.flags \
+      --flagfile=$RESULTS/flags/$name.flags --root_output_dir="$OUT" \
+      --experiment_name="$name"
+done
 record_runs "$RESULTS" mean trimmed_mean_0.1
 T=results/trimmed_mean
 "$PY" experiments/summarize_runs.py --at_rounds=10,20,30,40 \

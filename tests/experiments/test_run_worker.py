@@ -11,8 +11,8 @@ import portpicker
 import pytest
 import tensorflow_federated as tff
 
-from tff_lstm import process_utils
-from tff_lstm import remote_runtime
+from tff_lstm.runtime import processes
+from tff_lstm.runtime import remote
 from tff_lstm import runtime
 
 _BINARY = os.path.join(os.path.dirname(__file__), '..', '..', 'experiments',
@@ -47,17 +47,17 @@ def test_serves_two_workers_until_signalled(start_binary, sig):
   child = start_binary('--num_workers=2', _LOOPBACK)
   addresses = _read(child, 'worker_addresses')
   pids = [int(p) for p in _read(child, 'worker_pids')]
-  pids += [p for pid in pids for p in process_utils.descendants(pid)]
+  pids += [p for pid in pids for p in processes.descendants(pid)]
   assert len(set(addresses)) == 2
   assert all(a.startswith('127.0.0.1:') for a in addresses)
-  with remote_runtime.remote_runtime(addresses):
+  with remote.remote_runtime(addresses):
     assert _federated_sum([1.0, 2.0, 3.0]) == pytest.approx(6.0)
 
   child.send_signal(sig)
 
   assert child.wait(timeout=30) == 0
   for pid in pids:
-    assert process_utils.wait_gone(pid), f'worker {pid} outlived run_worker'
+    assert processes.wait_gone(pid), f'worker {pid} outlived run_worker'
 
 
 def test_workers_die_with_a_killed_binary(start_binary):
@@ -65,18 +65,18 @@ def test_workers_die_with_a_killed_binary(start_binary):
   child = start_binary('--num_workers=2', '--verbose', _LOOPBACK)
   _read(child, 'worker_addresses')
   pids = [int(p) for p in _read(child, 'worker_pids')]
-  pids += [p for pid in pids for p in process_utils.descendants(pid)]
-  assert all(process_utils.is_running(pid) for pid in pids)
+  pids += [p for pid in pids for p in processes.descendants(pid)]
+  assert all(processes.is_running(pid) for pid in pids)
   child.kill()  # no chance to clean up: PR_SET_PDEATHSIG must do it
   child.wait(timeout=30)
   for pid in pids:
-    assert process_utils.wait_gone(pid), f'worker {pid} outlived a SIGKILLed run_worker'
+    assert processes.wait_gone(pid), f'worker {pid} outlived a SIGKILLed run_worker'
 
 
 def _certificates(directory):
-  from tff_lstm import worker_certificates  # pylint: disable=g-import-not-at-top
-  worker_certificates.make_certificates(str(directory), ['127.0.0.1'])
-  return worker_certificates.controller_paths(str(directory))
+  from tff_lstm.runtime import certificates  # pylint: disable=g-import-not-at-top
+  certificates.make_certificates(str(directory), ['127.0.0.1'])
+  return certificates.controller_paths(str(directory))
 
 
 def test_a_worker_for_other_hosts_serves_only_our_controllers(start_binary,
@@ -92,22 +92,22 @@ def test_a_worker_for_other_hosts_serves_only_our_controllers(start_binary,
   assert _read(child, 'worker_addresses') == [f'{socket.getfqdn()}:{port}']
   pid = int(_read(child, 'worker_pids')[0])
   address = f'127.0.0.1:{port}'
-  with remote_runtime.remote_runtime([address], tls=ours):
+  with remote.remote_runtime([address], tls=ours):
     assert _federated_sum([1.0, 2.5]) == pytest.approx(3.5)
   for tls in (None, theirs):
     with pytest.raises((runtime.WorkerError, ValueError)):
-      with remote_runtime.remote_runtime([address], tls=tls,
+      with remote.remote_runtime([address], tls=tls,
                                          connect_timeout_s=3):
         pass
-  tree = [pid, *process_utils.descendants(pid)]
+  tree = [pid, *processes.descendants(pid)]
   for p in tree:
-    for host, listen_port, own in process_utils.listening_sockets(p):
+    for host, listen_port, own in processes.listening_sockets(p):
       # Our namespace: the TLS listener only; the worker's is in its own.
       assert not own or listen_port == port, (p, host, listen_port)
   child.terminate()
   assert child.wait(timeout=30) == 0
   for p in tree:
-    assert process_utils.wait_gone(p)
+    assert processes.wait_gone(p)
 
 
 def test_plaintext_is_refused_off_loopback_and_needs_asking(start_binary):

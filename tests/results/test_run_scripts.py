@@ -43,8 +43,9 @@ def _reproduce(clone, cwd, **env):
 
 
 def _snapshot(directory):
-  return {name: (directory / name).read_bytes()
-          for name in sorted(os.listdir(directory))}
+  """Every file under `directory` (its presets in flags/ too), by relative path."""
+  return {str(path.relative_to(directory)): path.read_bytes()
+          for path in sorted(directory.rglob('*')) if path.is_file()}
 
 
 def test_a_partial_run_never_replaces_the_recorded_results(clone, tmp_path):

@@ -176,7 +176,7 @@ def test_run_writes_the_federated_layout_and_honours_the_budget(whole_run):
   assert {'evaluation/test/accuracy', 'evaluation/test/loss', 'train/loss',
           'examples_seen'} <= tags
 
-  assert centralized.latest_checkpoint_round(exp_dir) == 3
+  assert centralized.latest_model_checkpoint_round(exp_dir) == 3
   last = tf.train.latest_checkpoint(os.path.join(exp_dir, 'checkpoints'))
   assert tf.train.load_variable(last, _ITERATIONS) == 25  # optimizer steps
 
@@ -244,7 +244,7 @@ def test_resumed_run_equals_an_uninterrupted_one(task, windows, whole_run,
   with pytest.raises(_Crash):
     centralized.run_centralized(task, windows, exp_dir, _config(**_RUN),
                                 extra_release_managers=[_CrashAt(2)])
-  assert centralized.latest_checkpoint_round(exp_dir) == 1
+  assert centralized.latest_model_checkpoint_round(exp_dir) == 1
 
   resumed = centralized.run_centralized(task, windows, exp_dir,
                                         _config(**_RUN))
@@ -269,7 +269,7 @@ def test_a_budget_ending_before_the_last_checkpoint_is_refused(
                                 _config(num_steps=10))
   with open(final_path) as f:
     assert f.read() == final_before
-  assert centralized.latest_checkpoint_round(exp_dir) == 3
+  assert centralized.latest_model_checkpoint_round(exp_dir) == 3
 
 
 def test_a_longer_budget_retrains_the_round_a_shorter_one_cut_short(
@@ -343,7 +343,7 @@ def test_resuming_with_another_round_size_is_refused(task, windows, whole_run,
                      r'of 20 steps put 40 there'):
     centralized.run_centralized(task, windows, exp_dir,
                                 _config(num_steps=40, steps_per_eval=20))
-  assert centralized.latest_checkpoint_round(exp_dir) == 3
+  assert centralized.latest_model_checkpoint_round(exp_dir) == 3
 
 
 def test_federated_examples_seen_sums_the_rounds(tmp_path):

@@ -9,25 +9,26 @@ import pytest
 import tensorflow_federated as tff
 
 from tff_lstm.training import checkpoint_integrity
+from tff_lstm.training import layout
 from tff_lstm.training import outputs
 
 
 def _save_rounds(exp_dir, rounds, client_states=False):
   manager = tff.program.FileProgramStateManager(  # keeps every round
-      os.path.join(exp_dir, outputs.CHECKPOINT_DIR),
-      prefix=outputs.CHECKPOINT_PREFIX, keep_total=0)
+      layout.checkpoint_dir(exp_dir),
+      prefix=layout.PROGRAM_STATE_PREFIX, keep_total=0)
   for r in rounds:
     state = {'weights': np.full(50_000, r, np.float32), 'round': r}
     asyncio.run(manager.save(state, r))
     if client_states:
-      os.makedirs(outputs.client_states_dir(str(exp_dir)), exist_ok=True)
-      np.savez(os.path.join(outputs.client_states_dir(str(exp_dir)),
+      os.makedirs(layout.client_states_dir(str(exp_dir)), exist_ok=True)
+      np.savez(os.path.join(layout.client_states_dir(str(exp_dir)),
                             f'round_{r}.npz'), c=np.full((4, 3), r))
 
 
 def _path(exp_dir, r):
-  return os.path.join(exp_dir, outputs.CHECKPOINT_DIR,
-                      f'{outputs.CHECKPOINT_PREFIX}{r}')
+  return os.path.join(layout.checkpoint_dir(exp_dir),
+                      f'{layout.PROGRAM_STATE_PREFIX}{r}')
 
 
 def _truncate_data(path):
@@ -69,7 +70,7 @@ def test_damaged_latest_falls_back_to_the_newest_intact(tmp_path, damage):
   assert [d.round_num for d in damaged] == [6]
   assert checkpoint_integrity.checkpoint_rounds(exp_dir) == [2, 4]
   assert os.path.isdir(os.path.join(
-      exp_dir, outputs.CHECKPOINT_DIR, 'damaged_program_state_6'))
+      exp_dir, layout.CHECKPOINT_DIR, 'damaged_program_state_6'))
   message = checkpoint_integrity.describe(damaged, start)
   assert 'checkpoint of round 6 is damaged' in message
   assert 'resuming from round 4' in message
@@ -95,7 +96,7 @@ def test_no_intact_checkpoint_is_refused_naming_each(tmp_path):
 def test_a_damaged_client_states_file_damages_its_checkpoint(tmp_path):
   exp_dir = str(tmp_path)
   _save_rounds(exp_dir, [1, 2], client_states=True)
-  states = os.path.join(outputs.client_states_dir(exp_dir), 'round_2.npz')
+  states = os.path.join(layout.client_states_dir(exp_dir), 'round_2.npz')
   with open(states, 'r+b') as f:
     f.truncate(os.path.getsize(states) // 2)
   assert checkpoint_integrity.newest_intact_round(exp_dir)[0] == 2  # no states

@@ -13,14 +13,6 @@ def _write(path, text):
   return str(path)
 
 
-def test_names_match_the_writers():
-  from tff_lstm.training import outputs  # pylint: disable=g-import-not-at-top
-  assert metrics_files.METRICS_CSV == outputs.METRICS_CSV
-  assert metrics_files.FINAL_METRICS_JSON == outputs.FINAL_METRICS_JSON
-  assert metrics_files.HPARAMS_JSON == outputs.HPARAMS_JSON
-  assert metrics_files.ROUND_KEY == outputs.ROUND_KEY
-
-
 def test_an_experiment_dir_and_its_recorded_copy_read_alike(tmp_path):
   csv_text = 'round,evaluation/test/accuracy\n2,0.5\n0,0.1\n1,\n'
   _write(tmp_path / 'runs' / 'fedavg' / 'metrics.csv', csv_text)

@@ -34,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from tff_lstm import federated_concat
+from tff_lstm.runtime import federated_concat
 from tff_lstm.aggregation import ckks
 
 # Algorithms whose server step is the apply-optimizer finalizer on the mean

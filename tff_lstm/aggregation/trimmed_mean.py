@@ -18,7 +18,7 @@ import math
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from tff_lstm import federated_concat
+from tff_lstm.runtime import federated_concat
 
 
 def trimmed_mean(stacked: tf.Tensor, trim_fraction: float) -> tf.Tensor:

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from tff_lstm import federated_concat
+from tff_lstm.runtime import federated_concat
 from tff_lstm.algorithms import client_update as client_update_lib
 from tff_lstm.algorithms import indexed_process
 from tff_lstm.algorithms import optimizers

@@ -28,8 +28,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 
-from tff_lstm import federated_concat
 from tff_lstm.aggregation import masked as masked_lib
+from tff_lstm.runtime import federated_concat
 from tff_lstm.algorithms import client_update as client_update_lib
 from tff_lstm.algorithms import cohort_loss
 from tff_lstm.algorithms import cohort_model

@@ -2,4 +2,4 @@
 
 # Before any model is built: scripts that import TensorFlow inside absl's
 # app.run would otherwise build Keras models as v1 graphs (see the module).
-from tff_lstm import eager_context  # pylint: disable=unused-import
+from tff_lstm.runtime import eager_context  # pylint: disable=unused-import

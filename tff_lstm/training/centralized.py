@@ -33,7 +33,7 @@ same clients), finally on all of them.
 
 Rounds. A centralized "round" is an evaluation period of `steps_per_eval`
 steps, so metrics.csv, TensorBoard and final_metrics.json have the layout and
-column names of federated runs (see outputs.py), plus `steps` and
+column names of federated runs (see layout.py), plus `steps` and
 `examples_seen` columns. Round 0 evaluates the initial model.
 """
 
@@ -52,6 +52,8 @@ import tensorflow_federated as tff
 from tff_lstm.tasks import task as task_lib
 from tff_lstm.training import evaluation
 from tff_lstm.training import event_loop
+from tff_lstm.training import layout
+from tff_lstm.training import metrics_files
 from tff_lstm.training import outputs
 from tff_lstm.training import progress
 
@@ -61,10 +63,8 @@ DEFAULT_LEARNING_RATES = {'sgd': 1.0, 'adam': 0.001}
 # batches, only because TFF's per-batch preprocessing is slow on small ones).
 WINDOW_SPEC = tff.simulation.baselines.ClientSpec(
     num_epochs=1, batch_size=1024, shuffle_buffer_size=1)
-CHECKPOINT_NAME = 'round'
 # Where a Keras optimizer's step count sits in a tf.train.Checkpoint of it.
 _OPTIMIZER_STEPS_KEY = 'optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'
-FEDERATED_EXAMPLES_COLUMN = 'client_work/train/num_examples'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,15 +155,14 @@ def resolve_budget(config: CentralizedConfig,
 
 def federated_examples_seen(exp_dir: str) -> int:
   """Training examples a federated run has seen so far, from its metrics.csv."""
-  path = os.path.join(exp_dir, outputs.METRICS_CSV)
+  path = os.path.join(exp_dir, layout.METRICS_CSV)
   if not os.path.isfile(path):
-    raise FileNotFoundError(f'No {outputs.METRICS_CSV} in {exp_dir}.')
+    raise FileNotFoundError(f'No {layout.METRICS_CSV} in {exp_dir}.')
   rows = outputs.read_metrics_csv(exp_dir)
-  if not rows or FEDERATED_EXAMPLES_COLUMN not in rows[0]:
-    raise ValueError(f'{path} has no {FEDERATED_EXAMPLES_COLUMN} column: not '
-                     'a federated run.')
-  total = sum(int(float(row[FEDERATED_EXAMPLES_COLUMN])) for row in rows
-              if row.get(FEDERATED_EXAMPLES_COLUMN))
+  column = metrics_files.FEDERATED_EXAMPLES
+  if not rows or column not in rows[0]:
+    raise ValueError(f'{path} has no {column} column: not a federated run.')
+  total = sum(int(float(row[column])) for row in rows if row.get(column))
   if total < 1:
     raise ValueError(f'{path} records no training examples yet.')
   return total
@@ -257,23 +256,27 @@ def checkpoint_manager(model: tf.keras.Model,
   """Model and optimizer state, one checkpoint per round, numbered by round."""
   checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
   return tf.train.CheckpointManager(
-      checkpoint, os.path.join(exp_dir, outputs.CHECKPOINT_DIR), max_to_keep=3,
-      checkpoint_name=CHECKPOINT_NAME)
+      checkpoint, layout.checkpoint_dir(exp_dir), max_to_keep=3,
+      checkpoint_name=layout.MODEL_CHECKPOINT_NAME)
 
 
 def _checkpoint_round(path: Optional[str]) -> int:
   return int(path.rsplit('-', 1)[1]) if path else 0
 
 
-def latest_checkpoint_round(exp_dir: str) -> int:
-  path = tf.train.latest_checkpoint(os.path.join(exp_dir,
-                                                 outputs.CHECKPOINT_DIR))
+def latest_model_checkpoint_round(exp_dir: str) -> int:
+  """The round of the newest centralized (tf.train) checkpoint (0: none).
+
+  Not the federated loop's `latest_program_state_round`: a centralized run
+  keeps Keras model and optimizer state, in its own format.
+  """
+  path = tf.train.latest_checkpoint(layout.checkpoint_dir(exp_dir))
   return _checkpoint_round(path)
 
 
 def _checkpoint_path(exp_dir: str, round_num: int) -> str:
-  return os.path.join(exp_dir, outputs.CHECKPOINT_DIR,
-                      f'{CHECKPOINT_NAME}-{round_num}')
+  return os.path.join(layout.checkpoint_dir(exp_dir),
+                      f'{layout.MODEL_CHECKPOINT_NAME}-{round_num}')
 
 
 def _checkpoint_steps(exp_dir: str, round_num: int) -> int:
@@ -302,7 +305,7 @@ def resumable_start_round(exp_dir: str, budget: Budget) -> int:
   would report a model trained longer than it says, and rounds of another
   size would skip or repeat examples.
   """
-  start = latest_checkpoint_round(exp_dir)
+  start = latest_model_checkpoint_round(exp_dir)
   if not start:
     return 0
   trained = _checkpoint_steps(exp_dir, start)

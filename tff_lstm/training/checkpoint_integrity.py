@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 from tensorflow_federated.python.program import file_utils
 
-from tff_lstm.training import outputs
+from tff_lstm.training import layout
 
 DAMAGED_PREFIX = 'damaged_'
 
@@ -35,12 +35,12 @@ class Damage:
 
 
 def _checkpoint_path(exp_dir: str, round_num: int) -> str:
-  return os.path.join(exp_dir, outputs.CHECKPOINT_DIR,
-                      f'{outputs.CHECKPOINT_PREFIX}{round_num}')
+  return os.path.join(layout.checkpoint_dir(exp_dir),
+                      f'{layout.PROGRAM_STATE_PREFIX}{round_num}')
 
 
 def _client_states_path(exp_dir: str, round_num: int) -> str:
-  return os.path.join(outputs.client_states_dir(exp_dir),
+  return os.path.join(layout.client_states_dir(exp_dir),
                       f'round_{round_num}.npz')
 
 
@@ -76,13 +76,13 @@ def _problem(exp_dir: str, round_num: int,
 
 def checkpoint_rounds(exp_dir: str) -> list[int]:
   """The rounds of the checkpoints TFF's manager would list, oldest first."""
-  directory = os.path.join(exp_dir, outputs.CHECKPOINT_DIR)
+  directory = layout.checkpoint_dir(exp_dir)
   if not os.path.isdir(directory):
     return []
   rounds = []
   for name in os.listdir(directory):
-    suffix = name[len(outputs.CHECKPOINT_PREFIX):]
-    if name.startswith(outputs.CHECKPOINT_PREFIX) and suffix.isdigit():
+    suffix = name[len(layout.PROGRAM_STATE_PREFIX):]
+    if name.startswith(layout.PROGRAM_STATE_PREFIX) and suffix.isdigit():
       rounds.append(int(suffix))
   return sorted(rounds)
 

@@ -11,7 +11,7 @@ import contextlib
 import fcntl
 import os
 
-from tff_lstm.training import outputs
+from tff_lstm.training import layout
 
 
 class ExperimentDirError(RuntimeError):
@@ -33,7 +33,7 @@ def exclusive(exp_dir: str):
     ExperimentInUseError: naming the holder's PID.
     ExperimentDirError: the directory cannot be created or written.
   """
-  path = os.path.join(exp_dir, outputs.LOCK_FILE)
+  path = os.path.join(exp_dir, layout.LOCK_FILE)
   try:
     os.makedirs(exp_dir, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)

@@ -13,6 +13,7 @@ from tff_lstm.training import checkpoint_integrity
 from tff_lstm.training import client_states
 from tff_lstm.training import evaluation
 from tff_lstm.training import event_loop
+from tff_lstm.training import layout
 from tff_lstm.training import learning_check
 from tff_lstm.training import masked_rounds
 from tff_lstm.training import outputs
@@ -55,7 +56,8 @@ class LoopConfig:
                        f'{self.rounds_per_worker_restart}.')
 
 
-def latest_checkpoint_round(exp_dir: str) -> int:
+def latest_program_state_round(exp_dir: str) -> int:
+  """The round of the newest federated checkpoint in `exp_dir` (0: none)."""
   versions = event_loop.run(
       outputs.program_state_manager(exp_dir).get_versions())
   return max(versions) if versions else 0
@@ -150,7 +152,7 @@ def run_experiment(
     The final model's metrics on the full test split (also written to
     final_metrics.json).
   """
-  start_round = latest_checkpoint_round(exp_dir)
+  start_round = latest_program_state_round(exp_dir)
   if start_round:
     print(f'resuming {exp_dir} from the checkpoint of round {start_round}',
           flush=True)
@@ -168,7 +170,7 @@ def run_experiment(
                                            process.client_state_specs)
     training_process = client_states.StatefulClientsProcess(process, store)
     checkpoints = client_states.CheckpointsWithClientStates(
-        checkpoints, store, outputs.client_states_dir(exp_dir))
+        checkpoints, store, layout.client_states_dir(exp_dir))
   masked_secagg = getattr(process, 'secagg', None) is not None
   if masked_secagg:
     training_process = masked_rounds.MaskedRoundsProcess(process, config.seed)
@@ -217,7 +219,7 @@ def run_experiment(
     show.close()
   steps = progress.FinalSteps(
       bar=progress.progress_enabled(config.progress_bar))
-  if latest_checkpoint_round(exp_dir) < config.total_rounds:
+  if latest_program_state_round(exp_dir) < config.total_rounds:
     # Keep the final model even when total_rounds is off the checkpoint cadence.
     with steps.step(f'saving the checkpoint of round {config.total_rounds}'):
       event_loop.run(checkpoints.save(state, config.total_rounds))

@@ -2,9 +2,10 @@
 
 A run's outputs live in an experiment dir (metrics.csv, final_metrics.json,
 hparams.json); results/ keeps copies named after the run (NAME.metrics.csv,
-NAME.final_metrics.json, NAME.hparams.json). Tables, plots and the recording
-check read either form the same way, so a results page can be rebuilt from
-what it has committed, without the (uncommitted) experiment dirs. Needs no
+NAME.final_metrics.json, NAME.hparams.json; layout.py names them all). Tables,
+plots and the recording check read either form the same way, so a results
+page can be rebuilt from what it has committed, without the (uncommitted)
+experiment dirs. Needs no
 TensorFlow, so the tools built on it start quickly.
 """
 
@@ -15,20 +16,13 @@ import math
 import os
 from typing import Any, Optional
 
-# outputs.py's names, without importing TFF for them (a test pins them equal).
-METRICS_CSV = 'metrics.csv'
-FINAL_METRICS_JSON = 'final_metrics.json'
-HPARAMS_JSON = 'hparams.json'
-ROUND_KEY = 'round'
+from tff_lstm.training import layout
+
 ACCURACY = 'evaluation/test/accuracy'
 LOSS = 'evaluation/test/loss'
 # Centralized runs record the examples seen; federated runs, each round's.
 EXAMPLES_SEEN = 'examples_seen'
 FEDERATED_EXAMPLES = 'client_work/train/num_examples'
-# A copy in results/ is NAME + one of these.
-_RECORDED_SUFFIXES = {METRICS_CSV: '.metrics.csv',
-                      FINAL_METRICS_JSON: '.final_metrics.json',
-                      HPARAMS_JSON: '.hparams.json'}
 
 
 class MetricsFileError(ValueError):
@@ -48,22 +42,22 @@ class RunFiles:
 
 def experiment_files(exp_dir: str) -> RunFiles:
   return RunFiles(os.path.basename(os.path.normpath(exp_dir)), exp_dir,
-                  os.path.join(exp_dir, METRICS_CSV),
-                  os.path.join(exp_dir, FINAL_METRICS_JSON),
-                  os.path.join(exp_dir, HPARAMS_JSON))
+                  os.path.join(exp_dir, layout.METRICS_CSV),
+                  os.path.join(exp_dir, layout.FINAL_METRICS_JSON),
+                  os.path.join(exp_dir, layout.HPARAMS_JSON))
 
 
 def recorded_files(results_dir: str, name: str) -> RunFiles:
   """The copies of run `name` in `results_dir` (they need not exist)."""
   paths = {key: os.path.join(results_dir, name + suffix)
-           for key, suffix in _RECORDED_SUFFIXES.items()}
-  return RunFiles(name, paths[METRICS_CSV], paths[METRICS_CSV],
-                  paths[FINAL_METRICS_JSON], paths[HPARAMS_JSON])
+           for key, suffix in layout.RECORDED_SUFFIXES.items()}
+  return RunFiles(name, paths[layout.METRICS_CSV], paths[layout.METRICS_CSV],
+                  paths[layout.FINAL_METRICS_JSON], paths[layout.HPARAMS_JSON])
 
 
 def locate(path: str) -> RunFiles:
   """An experiment dir, or a recorded NAME.metrics.csv, as RunFiles."""
-  suffix = _RECORDED_SUFFIXES[METRICS_CSV]
+  suffix = layout.RECORDED_SUFFIXES[layout.METRICS_CSV]
   if path.endswith(suffix) and not os.path.isdir(path):
     directory, base = os.path.split(path)
     return recorded_files(directory, base[:-len(suffix)])
@@ -77,20 +71,21 @@ def read_rows(files: RunFiles) -> list[dict[str, str]]:
   """metrics.csv's rows in round order."""
   if not os.path.isfile(files.metrics_csv):
     raise MetricsFileError(
-        f'{files.where}: no {METRICS_CSV} (not an experiment dir, or it has '
-        'not finished a round yet).' if files.where != files.metrics_csv
+        f'{files.where}: no {layout.METRICS_CSV} (not an experiment dir, or it '
+        'has not finished a round yet).' if files.where != files.metrics_csv
         else f'{files.where}: no such file.')
   with open(files.metrics_csv, newline='') as f:
     reader = csv.DictReader(f)
     fieldnames, rows = reader.fieldnames or [], list(reader)
-  if ROUND_KEY not in fieldnames:
-    raise MetricsFileError(f'{files.metrics_csv} has no {ROUND_KEY!r} column.')
+  if layout.ROUND_KEY not in fieldnames:
+    raise MetricsFileError(
+        f'{files.metrics_csv} has no {layout.ROUND_KEY!r} column.')
   try:
-    rows.sort(key=lambda row: int(row[ROUND_KEY]))
+    rows.sort(key=lambda row: int(row[layout.ROUND_KEY]))
   except (TypeError, ValueError) as e:
     raise MetricsFileError(
-        f'{files.metrics_csv}: a {ROUND_KEY!r} value is not a whole number '
-        f'({e}).') from None
+        f'{files.metrics_csv}: a {layout.ROUND_KEY!r} value is not a whole '
+        f'number ({e}).') from None
   return rows
 
 
@@ -114,7 +109,7 @@ def number(text: Optional[str]) -> float:
 
 
 def last_round(rows: list[dict[str, str]]) -> int:
-  return int(rows[-1][ROUND_KEY]) if rows else 0
+  return int(rows[-1][layout.ROUND_KEY]) if rows else 0
 
 
 def examples_seen(rows: list[dict[str, str]], files: RunFiles) -> list[float]:
@@ -135,7 +130,7 @@ def examples_seen(rows: list[dict[str, str]], files: RunFiles) -> list[float]:
 
 def recorded_metrics(rows: list[dict[str, str]]) -> list[str]:
   """The metric columns of a metrics.csv (every column but the round)."""
-  return sorted(k for k in (rows[0] if rows else {}) if k != ROUND_KEY)
+  return sorted(k for k in (rows[0] if rows else {}) if k != layout.ROUND_KEY)
 
 
 def require_metric(rows: list[dict[str, str]], files: RunFiles,

@@ -1,19 +1,9 @@
-"""The experiment directory: hparams, metrics (CSV + TensorBoard), checkpoints.
+"""Writing an experiment dir: hparams (and the resume rule), metrics, checkpoints.
 
-  <root_output_dir>/<experiment_name>/
-    hparams.json, hparams.csv   the flags of the run
-    metrics.csv                 one row per round: train metrics, test metrics
-                                every --rounds_per_eval rounds, round time
-    tensorboard/                the same metrics as TensorBoard events
-    checkpoints/                tff.program.FileProgramStateManager states
-    client_states/              per-client state beside each checkpoint
-                                (algorithms that keep one, e.g. SCAFFOLD)
-    final_metrics.json          full-test-split evaluation of the final model
-    .lock                       held by the run writing here (one at a time)
-
-Everything is written with TFF's `tff.program` release and state managers.
-The CSV manager deletes rows at or after a round before writing it, so a run
-resumed from a checkpoint never duplicates a round.
+The dir's layout is layout.py's. Everything is written with TFF's
+`tff.program` release and state managers. The CSV manager deletes rows at or
+after a round before writing it, so a run resumed from a checkpoint never
+duplicates a round.
 """
 
 import csv
@@ -23,16 +13,7 @@ from typing import Any, Callable, Optional
 
 import tensorflow_federated as tff
 
-HPARAMS_JSON = 'hparams.json'
-METRICS_CSV = 'metrics.csv'
-FINAL_METRICS_JSON = 'final_metrics.json'
-CHECKPOINT_DIR = 'checkpoints'
-# Per-client state of algorithms that keep one (training/client_states.py).
-CLIENT_STATES_DIR = 'client_states'
-TENSORBOARD_DIR = 'tensorboard'
-CHECKPOINT_PREFIX = 'program_state_'
-ROUND_KEY = 'round'
-LOCK_FILE = '.lock'
+from tff_lstm.training import layout
 
 # The resume rule. A run resumes when everything that decides what is
 # trained is unchanged: task, data (by content), model, algorithm, optimizers,
@@ -92,7 +73,7 @@ def _atomic_write(path: str, text: str) -> None:
 
 def read_hparams(exp_dir: str) -> Optional[dict[str, Any]]:
   """The flags an earlier run in `exp_dir` recorded (None: no run yet)."""
-  path = os.path.join(exp_dir, HPARAMS_JSON)
+  path = os.path.join(exp_dir, layout.HPARAMS_JSON)
   if not os.path.exists(path):
     return None
   with open(path) as f:
@@ -119,7 +100,7 @@ def write_hparams(exp_dir: str, hparams: dict[str, Any],
   """
   defaults = defaults or {}
   os.makedirs(exp_dir, exist_ok=True)
-  path = os.path.join(exp_dir, HPARAMS_JSON)
+  path = os.path.join(exp_dir, layout.HPARAMS_JSON)
   if os.path.exists(path):
     previous = read_hparams(exp_dir)
     if upgrade is not None:
@@ -141,7 +122,7 @@ def write_hparams(exp_dir: str, hparams: dict[str, Any],
           'with the same flags, or pick a new --experiment_name.')
   _atomic_write(path, json.dumps(hparams, indent=2, sort_keys=True) + '\n')
   rows = [[k, json.dumps(v)] for k, v in sorted(hparams.items())]
-  csv_path = os.path.join(exp_dir, 'hparams.csv')
+  csv_path = os.path.join(exp_dir, layout.HPARAMS_CSV)
   with open(f'{csv_path}.tmp', 'w', newline='') as f:
     writer = csv.writer(f)
     writer.writerow(['name', 'value'])
@@ -176,27 +157,23 @@ def metrics_release_managers(exp_dir: str) -> list[tff.program.ReleaseManager]:
   """CSV (rewritten atomically each round) and TensorBoard release managers."""
   return [
       tff.program.CSVFileReleaseManager(
-          os.path.join(exp_dir, METRICS_CSV),
+          os.path.join(exp_dir, layout.METRICS_CSV),
           save_mode=tff.program.CSVSaveMode.WRITE,
-          key_fieldname=ROUND_KEY),
+          key_fieldname=layout.ROUND_KEY),
       tff.program.TensorBoardReleaseManager(
-          os.path.join(exp_dir, TENSORBOARD_DIR)),
+          os.path.join(exp_dir, layout.TENSORBOARD_DIR)),
   ]
-
-
-def client_states_dir(exp_dir: str) -> str:
-  return os.path.join(exp_dir, CLIENT_STATES_DIR)
 
 
 def program_state_manager(exp_dir: str) -> tff.program.FileProgramStateManager:
   """Checkpoints: TFF writes each to a temp dir and renames it into place."""
   return tff.program.FileProgramStateManager(
-      os.path.join(exp_dir, CHECKPOINT_DIR), prefix=CHECKPOINT_PREFIX,
+      layout.checkpoint_dir(exp_dir), prefix=layout.PROGRAM_STATE_PREFIX,
       keep_total=3, keep_first=False)
 
 
 def write_final_metrics(exp_dir: str, metrics: dict[str, Any]) -> str:
-  path = os.path.join(exp_dir, FINAL_METRICS_JSON)
+  path = os.path.join(exp_dir, layout.FINAL_METRICS_JSON)
   _atomic_write(path, json.dumps(metrics, indent=2, sort_keys=True) + '\n')
   return path
 
@@ -209,13 +186,13 @@ def drop_rounds_after(exp_dir: str, last_round: int) -> int:
   re-releases them, but not if the resumed run stops earlier). Returns how
   many rows were dropped.
   """
-  path = os.path.join(exp_dir, METRICS_CSV)
+  path = os.path.join(exp_dir, layout.METRICS_CSV)
   if not os.path.exists(path):
     return 0
   with open(path, newline='') as f:
     reader = csv.DictReader(f)
     fieldnames, rows = reader.fieldnames, list(reader)
-  kept = [r for r in rows if int(r[ROUND_KEY]) <= last_round]
+  kept = [r for r in rows if int(r[layout.ROUND_KEY]) <= last_round]
   if len(kept) < len(rows):
     with open(f'{path}.tmp', 'w', newline='') as f:
       writer = csv.DictWriter(f, fieldnames=fieldnames)
@@ -272,5 +249,5 @@ def _flatten(metrics: dict[str, Any], prefix: str = '') -> dict[str, Any]:
 
 
 def read_metrics_csv(exp_dir: str) -> list[dict[str, str]]:
-  with open(os.path.join(exp_dir, METRICS_CSV), newline='') as f:
+  with open(os.path.join(exp_dir, layout.METRICS_CSV), newline='') as f:
     return list(csv.DictReader(f))

@@ -29,10 +29,9 @@ from matplotlib import lines  # pylint: disable=g-import-not-at-top
 from matplotlib import ticker  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
+from tff_lstm.training import layout  # pylint: disable=g-import-not-at-top
 from tff_lstm.training import metrics_files  # pylint: disable=g-import-not-at-top
 
-METRICS_CSV = metrics_files.METRICS_CSV
-ROUND_KEY = metrics_files.ROUND_KEY
 ACCURACY = metrics_files.ACCURACY
 LOSS = metrics_files.LOSS
 EXAMPLES_SEEN = metrics_files.EXAMPLES_SEEN
@@ -133,7 +132,7 @@ def read_series(path: str, metrics: Sequence[str] = DEFAULT_METRICS,
   rows = metrics_files.read_rows(files)
   for metric in metrics:
     metrics_files.require_metric(rows, files, metric)
-  rounds = [float(row[ROUND_KEY]) for row in rows]
+  rounds = [float(row[layout.ROUND_KEY]) for row in rows]
   xs = rounds if x_axis == 'round' else metrics_files.examples_seen(rows,
                                                                     files)
   points = {}
@@ -156,14 +155,14 @@ def read_curves(exp_dir: str, x_axis: str = 'round',
   files = metrics_files.locate(exp_dir)
   rows = metrics_files.read_rows(files)
   if x_axis == 'round':
-    xs = [float(row[ROUND_KEY]) for row in rows]
+    xs = [float(row[layout.ROUND_KEY]) for row in rows]
   else:
     xs = metrics_files.examples_seen(rows, files) if rows else []
   kept = [(x, row) for x, row in zip(xs, rows)
           if row.get(ACCURACY) or row.get(LOSS)]
   if not kept:
-    raise PlotDataError(f'{files.where}: {METRICS_CSV} has no evaluation rows '
-                        f'(no {ACCURACY} or {LOSS} values).')
+    raise PlotDataError(f'{files.where}: {layout.METRICS_CSV} has no '
+                        f'evaluation rows (no {ACCURACY} or {LOSS} values).')
   return Curves(label or files.name, [x for x, _ in kept],
                 [metrics_files.number(row.get(ACCURACY)) for _, row in kept],
                 [metrics_files.number(row.get(LOSS)) for _, row in kept])

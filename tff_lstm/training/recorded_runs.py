@@ -21,6 +21,7 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
+from tff_lstm.training import layout
 from tff_lstm.training import metrics_files
 from tff_lstm.training import outputs
 
@@ -77,7 +78,7 @@ def finished_extent(files: metrics_files.RunFiles) -> Extent:
   if final is None:
     raise RecordRefusedError(
         f'{files.where} is a partial run: metrics.csv reaches round '
-        f'{extent.rounds} but there is no {metrics_files.FINAL_METRICS_JSON} '
+        f'{extent.rounds} but there is no {layout.FINAL_METRICS_JSON} '
         '(it stopped before its final evaluation). Finish it by rerunning '
         'its command, then record it.')
   if final.get('rounds') != extent.rounds:
@@ -88,7 +89,7 @@ def finished_extent(files: metrics_files.RunFiles) -> Extent:
         'again). Finish it by rerunning its command, then record it.')
   if not os.path.isfile(files.hparams_json):
     raise RecordRefusedError(
-        f'{files.where} has no {metrics_files.HPARAMS_JSON}, so its '
+        f'{files.where} has no {layout.HPARAMS_JSON}, so its '
         'configuration is unknown.')
   return extent
 

@@ -12,10 +12,10 @@ import statistics
 from collections.abc import Sequence
 from typing import Any, Optional
 
+from tff_lstm.training import layout
 from tff_lstm.training import metrics_files
 from tff_lstm.training import plotting
 
-FINAL_METRICS_JSON = metrics_files.FINAL_METRICS_JSON
 ROUND_SECONDS = 'training_time_in_seconds'
 EVAL_SECONDS = 'evaluation/evaluation_time_in_seconds'
 EPSILON = 'privacy/epsilon'
@@ -44,7 +44,7 @@ def _number(text: Optional[str]) -> float:
 
 def _metric_at(rows, metric: str, round_num: int) -> float:
   for row in rows:
-    if int(row[plotting.ROUND_KEY]) == round_num:
+    if int(row[layout.ROUND_KEY]) == round_num:
       return _number(row.get(metric))
   return math.nan
 
@@ -60,7 +60,7 @@ def _first_round_reaching(rows, metric: str, target: Optional[float]) -> float:
   for row in rows:
     value = _number(row.get(metric))
     if (value <= target) if below else (value >= target):
-      return float(row[plotting.ROUND_KEY])
+      return float(row[layout.ROUND_KEY])
   return math.nan
 
 
@@ -73,11 +73,11 @@ def _mean_over_last(rows, metric: str, num_rounds: Optional[int]) -> float:
   """
   if not num_rounds or not rows:
     return math.nan
-  last = int(rows[-1][plotting.ROUND_KEY])
+  last = int(rows[-1][layout.ROUND_KEY])
   if last < num_rounds:
     return math.nan
   values = [_number(row.get(metric)) for row in rows
-            if int(row[plotting.ROUND_KEY]) > last - num_rounds
+            if int(row[layout.ROUND_KEY]) > last - num_rounds
             and row.get(metric)]
   return statistics.mean(values) if values else math.nan
 
@@ -129,7 +129,7 @@ def summarize_run(exp_dir: str, at_rounds: Sequence[int] = (),
   if final.get('rounds', last_round) != last_round:
     final = {}
   seconds = [_number(row.get(ROUND_SECONDS)) for row in rows
-             if row.get(ROUND_SECONDS) and int(row[plotting.ROUND_KEY]) > 0]
+             if row.get(ROUND_SECONDS) and int(row[layout.ROUND_KEY]) > 0]
   eval_seconds = _column_sum(rows, EVAL_SECONDS)
   epsilons = [(_number(row.get(EPSILON)), _number(row.get(DELTA)))
               for row in rows if row.get(EPSILON)]

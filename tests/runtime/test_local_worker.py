@@ -1,4 +1,4 @@
-"""The TFF worker started by tff_lstm.runtime never outlives its parent."""
+"""The local TFF worker of tff_lstm.runtime never outlives its parent."""
 
 import ipaddress
 import os
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tff_lstm import process_utils
+from tff_lstm.runtime import processes
 
 _CHILD = os.path.join(os.path.dirname(__file__), 'runtime_child.py')
 
@@ -39,10 +39,10 @@ def _read_until(process: subprocess.Popen, prefix: str) -> str:
 def test_worker_stops_when_process_ends(start_child, mode, expected_code):
   child = start_child(mode)
   worker_pid = int(_read_until(child, 'worker_pid='))
-  assert process_utils.is_running(worker_pid)
+  assert processes.is_running(worker_pid)
   assert float(_read_until(child, 'result=')) == pytest.approx(6.5)
   assert child.wait(timeout=120) == expected_code
-  assert process_utils.wait_gone(worker_pid), (
+  assert processes.wait_gone(worker_pid), (
       f'worker {worker_pid} outlived its parent')
 
 
@@ -52,10 +52,10 @@ def test_restart_worker_replaces_it_and_computations_go_on(start_child):
   assert float(_read_until(child, 'result=')) == pytest.approx(6.5)
   second = int(_read_until(child, 'worker_pid='))
   assert second != first
-  assert process_utils.wait_gone(first), f'replaced worker {first} lives on'
+  assert processes.wait_gone(first), f'replaced worker {first} lives on'
   assert float(_read_until(child, 'result=')) == pytest.approx(6.5)
   assert child.wait(timeout=120) == 0
-  assert process_utils.wait_gone(second)
+  assert processes.wait_gone(second)
 
 
 @pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
@@ -63,13 +63,13 @@ def test_worker_stops_when_process_is_signalled(start_child, sig):
   child = start_child('wait')
   worker_pid = int(_read_until(child, 'worker_pid='))
   _read_until(child, 'waiting=')
-  assert process_utils.is_running(worker_pid)
-  inner = process_utils.descendants(worker_pid)  # the sandboxed worker_binary
+  assert processes.is_running(worker_pid)
+  inner = processes.descendants(worker_pid)  # the sandboxed worker_binary
   assert inner
   child.send_signal(sig)
   child.wait(timeout=60)
   for pid in [worker_pid, *inner]:
-    assert process_utils.wait_gone(pid), (
+    assert processes.wait_gone(pid), (
         f'worker process {pid} outlived a parent ended by {sig.name}')
 
 
@@ -109,9 +109,9 @@ def _is_loopback(address: str) -> bool:
 def test_the_worker_listens_nowhere_another_host_can_reach(federated_runtime):
   """Every listening socket of our worker's process tree is on loopback or
   inside a network namespace of its own; the worker itself is in one."""
-  tree = [federated_runtime.pid, *process_utils.descendants(
+  tree = [federated_runtime.pid, *processes.descendants(
       federated_runtime.pid)]
-  sockets = {pid: process_utils.listening_sockets(pid) for pid in tree}
+  sockets = {pid: processes.listening_sockets(pid) for pid in tree}
   assert any(not own for found in sockets.values()
              for _, _, own in found), sockets  # worker_binary, namespaced
   for pid, found in sockets.items():

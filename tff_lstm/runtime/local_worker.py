@@ -1,29 +1,23 @@
-"""The one place that owns TFF's execution runtime for tff-lstm.
+"""The local TFF worker: a `worker_binary` process owned by this one.
 
 TFF's default context starts a C++ `worker_binary` helper that runs the TensorFlow
-work. Left to itself it inherits the parent's stdout (so `... | tail` never ends), and
-it outlives the Python process when that process is killed. This module starts that
-worker itself, so that:
+work. Left to itself it inherits the parent's stdout (so `... | tail` never ends),
+and it outlives the Python process when that process is killed. `LocalWorker`
+starts that worker itself, so that:
 
 * no other host can reach it: it runs in a network namespace of its own, and
-  we talk to it over a Unix socket only our user can open
-  (tff_lstm/worker_sandbox.py; a machine without namespaces refuses unless
-  the user accepts the exposure with `allow_exposed`);
+  we talk to it over a Unix socket only our user can open (`sandbox.py`; a
+  machine without namespaces refuses unless the user accepts the exposure with
+  `allow_exposed`);
 * the worker dies with us: the kernel kills it when our process dies (even by
-  SIGKILL, via PR_SET_PDEATHSIG), and `atexit`/SIGTERM/SIGINT stop it cleanly;
+  SIGKILL, via PR_SET_PDEATHSIG), and `stop()` ends it cleanly;
 * its output goes to stderr (verbose) or a log file, never to our stdout;
-* thread settings reach it through its environment (TensorFlow runs inside it, so
-  `tf.config.threading` in Python has no effect on federated computations).
-
-Import this module before TensorFlow so that `quiet_logging` can take effect.
+* thread settings reach it through its environment (TensorFlow runs inside it,
+  so `tf.config.threading` in Python has no effect on federated computations).
 """
 
-import atexit
-import contextlib
 import ctypes
 import dataclasses
-import gc
-import logging as py_logging
 import os
 import shutil
 import signal
@@ -33,26 +27,20 @@ import tempfile
 import threading
 import time
 from typing import Optional
-import warnings
 
-# TensorFlow reads this once, at its first C++ log line; it must be set before
-# `import tensorflow`. Users can still export TF_CPP_MIN_LOG_LEVEL=0 themselves.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-os.environ.setdefault('GRPC_VERBOSITY', 'ERROR')  # gRPC's fork() INFO lines
-
-# pylint: disable=g-import-not-at-top,g-bad-import-order
 from absl import logging
 import grpc
 import portpicker
-import tensorflow as tf
 import tensorflow_federated as tff
-from tensorflow_federated.python.core.impl.context_stack import runtime_error_context
+
+from tff_lstm.runtime import sandbox
 
 _PR_SET_PDEATHSIG = 1
 _WORKER_START_TIMEOUT_S = 60.0
 _WORKER_STOP_TIMEOUT_S = 5.0
 _GRPC_MAX_MESSAGE_BYTES = 2 * 1000 * 1000 * 1000
-_GRPC_OPTIONS = (
+# Channel options of every channel to a worker: TFF's values can be large.
+GRPC_OPTIONS = (
     ('grpc.max_message_length', _GRPC_MAX_MESSAGE_BYTES),
     ('grpc.max_receive_message_length', _GRPC_MAX_MESSAGE_BYTES),
     ('grpc.max_send_message_length', _GRPC_MAX_MESSAGE_BYTES),
@@ -66,16 +54,6 @@ class WorkerError(RuntimeError):
 def worker_binary_path() -> str:
   """Path of the C++ executor service shipped in the TFF wheel."""
   return os.path.join(os.path.dirname(tff.__file__), 'data', 'worker_binary')
-
-
-def quiet_logging(verbose: bool = False) -> None:
-  """Shows the user what matters: warnings and errors, not TF/TFF INFO noise."""
-  level = logging.INFO if verbose else logging.WARNING
-  logging.set_verbosity(level)
-  tf.get_logger().setLevel(py_logging.INFO if verbose else py_logging.ERROR)
-  if not verbose:
-    warnings.filterwarnings('ignore', category=DeprecationWarning)
-    warnings.filterwarnings('ignore', category=FutureWarning)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,7 +154,7 @@ class LocalWorker:
     return self._process.poll() if self._process else None
 
   def _sandbox_command(self, socket_path: str) -> list[str]:
-    command = [sys.executable, '-m', 'tff_lstm.worker_sandbox',
+    command = [sys.executable, '-m', sandbox.__name__,
                f'--unix_socket={socket_path}']
     if self._tcp:
       host = f'[{self._host}]' if ':' in self._host else self._host
@@ -217,7 +195,7 @@ class LocalWorker:
         env=self._settings.environment(),
         preexec_fn=_die_with_parent,
     )
-    channel = grpc.insecure_channel(f'unix:{socket_path}', _GRPC_OPTIONS)
+    channel = grpc.insecure_channel(f'unix:{socket_path}', GRPC_OPTIONS)
     self._stub = tff.framework.RemoteExecutorGrpcStub(channel)
     deadline = time.monotonic() + _WORKER_START_TIMEOUT_S
     while not self._stub.is_ready:
@@ -231,8 +209,7 @@ class LocalWorker:
     logging.info('TFF worker pid %d at %s', self._process.pid, socket_path)
 
   def _start_failure(self, code: int) -> str:
-    from tff_lstm import worker_sandbox  # pylint: disable=g-import-not-at-top
-    if code == worker_sandbox.NO_NAMESPACE_EXIT:
+    if code == sandbox.NO_NAMESPACE_EXIT:
       return ('this machine cannot give the TFF worker a network namespace of '
               'its own (no user namespaces?), and without one it would accept '
               'connections from any host that can reach this one and run any '
@@ -274,140 +251,3 @@ class LocalWorker:
       if self.log_path and os.path.getsize(self.log_path) == 0:
         os.remove(self.log_path)
       self._log_file = None
-
-
-def call_dominant(comp):
-  """`comp` in TFF's flat call-dominant form: same computation, shallow proto.
-
-  Protobuf refuses messages nested more than 100 deep; distributed DP's
-  computations, inlined into a learning process or with secure sums lowered,
-  nest deeper than that.
-  """
-  flat = tff.framework.to_call_dominant(comp.to_building_block())
-  return tff.framework.ConcreteComputation(
-      computation_proto=flat.proto,
-      context_stack=tff.framework.get_context_stack(),
-      annotated_type=comp.type_signature)
-
-
-def simulation_compiler(comp):
-  """TFF's native compiler, after lowering secure sums to plain sums.
-
-  TFF's local C++ runtime has no secure-sum protocol ("Cannot embed a
-  federated value"); in simulation the same clipped, quantized integers are
-  summed in the clear, as TFF's own test contexts do (see
-  tff_lstm/aggregation/secure.py for what that does and does not show).
-  """
-  insecure = tff.backends.test.replace_secure_intrinsics_with_bodies(
-      call_dominant(comp))
-  return tff.backends.native.desugar_and_transform_to_native(insecure)
-
-
-def _executor_factory(worker: LocalWorker,
-                      executor_cls=tff.framework.RemoteExecutor):
-  """A TFF executor factory whose executors talk to `worker`.
-
-  `worker` is anything with a `stub()` method (tff_lstm.remote_runtime passes
-  its connections to workers on other hosts, and its own executor class).
-  """
-
-  def stack_fn(cardinalities):
-    # Computations with no clients-placed argument (e.g. initialize) still
-    # need a clients cardinality; TFF's own factory defaults it to 0 too.
-    cardinalities.setdefault(tff.CLIENTS, 0)
-    executor = executor_cls(worker.stub())
-    executor.set_cardinalities(cardinalities)
-    return executor
-
-  return tff.framework.ResourceManagingExecutorFactory(executor_stack_fn=stack_fn)
-
-
-_active_worker: Optional[LocalWorker] = None
-
-
-def active_worker() -> Optional[LocalWorker]:
-  return _active_worker
-
-
-def shutdown() -> None:
-  """Stops the worker this module started, if any. Safe to call repeatedly."""
-  global _active_worker
-  worker, _active_worker = _active_worker, None
-  if worker is not None:
-    worker.stop()
-
-
-def restart_worker() -> None:
-  """Replaces the worker this module started with a fresh one (no-op if none).
-
-  Safe between computations: TFF hands every result back to Python, so the
-  worker holds nothing a later call needs. Long runs use it to return the
-  memory the worker accumulates (see LoopConfig.rounds_per_worker_restart).
-  """
-  if _active_worker is not None:
-    configure(_active_worker.settings, install_signal_handlers=False)
-
-
-def _exit_on_sigterm(signum, frame):
-  del frame
-  # SystemExit unwinds `finally` blocks and runs atexit, which stops the worker.
-  raise SystemExit(128 + signum)
-
-
-def configure(settings: WorkerSettings = WorkerSettings(),
-              *, install_signal_handlers: bool = True) -> LocalWorker:
-  """Sets TFF's default execution context to a worker owned by this process.
-
-  Starts the worker at once (on the calling thread, so that its parent-death
-  signal is tied to a thread that lives as long as the process). Calling it
-  again replaces the previous worker.
-
-  Args:
-    settings: how to start the worker.
-    install_signal_handlers: turn SIGTERM into a clean exit (only possible on
-      the main thread; skipped elsewhere).
-
-  Returns:
-    The running worker.
-  """
-  global _active_worker
-  shutdown()
-  worker = LocalWorker(settings)
-  worker.stub()
-  _active_worker = worker
-  context = tff.framework.SyncExecutionContext(
-      executor_fn=_executor_factory(worker),
-      compiler_fn=simulation_compiler,
-      transform_args=tff.tensorflow.transform_args,
-      transform_result=tff.tensorflow.transform_result,
-  )
-  tff.framework.set_default_context(context)
-  if (install_signal_handlers
-      and threading.current_thread() is threading.main_thread()):
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-  return worker
-
-
-@contextlib.contextmanager
-def federated_runtime(settings: WorkerSettings = WorkerSettings()):
-  """`with federated_runtime(): ...` runs TFF computations, then stops the worker."""
-  worker = configure(settings)
-  try:
-    yield worker
-  finally:
-    shutdown()
-
-
-def _at_exit() -> None:
-  """Stops our worker and retires TFF's default context while Python still works.
-
-  TFF's import-time default context holds a service manager whose `__del__`
-  fails noisily if it first runs during interpreter teardown.
-  """
-  shutdown()
-  tff.framework.set_default_context(
-      runtime_error_context.create_runtime_error_context())
-  gc.collect()
-
-
-atexit.register(_at_exit)

@@ -26,7 +26,7 @@ def main(argv):
   with tf.GradientTape() as tape:
     loss = tf.reduce_sum(model(batch) ** 2)
   gradients = tape.gradient(loss, model.trainable_variables)
-  from tff_lstm import eager_context
+  from tff_lstm.runtime import eager_context
   print(json.dumps({
       'broken_by_tf': broken_by_tf,
       'broken_after_import': eager_context.context_was_created_in_graph_mode(),
@@ -50,7 +50,7 @@ def test_fused_lstm_model_builds_when_tensorflow_is_imported_in_app_run():
   assert result.returncode == 0, result.stderr[-3000:]
   state = json.loads(result.stdout.strip().splitlines()[-1])
   # TF 2.14 itself leaves the context broken this way; if a TF upgrade fixes
-  # it, tff_lstm/eager_context.py can go.
+  # it, tff_lstm/runtime/eager_context.py can go.
   assert state['broken_by_tf']
   assert not state['broken_after_import']
   assert state['input_type'] == 'KerasTensor'

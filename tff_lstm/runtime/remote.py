@@ -11,7 +11,7 @@ upgrade touches one file. It fixes what TFF leaves to the caller:
   would compute one after another; `_ConcurrentRemoteExecutor` waits for a
   worker on a thread instead.
 * TFF retries a lost worker's gRPC errors forever; `_WorkerStub` turns a worker
-  that does not come back within seconds into a `runtime.WorkerError` naming
+  that does not come back within seconds into a `WorkerError` naming
   its address, and a call in flight to a worker that stops answering without
   closing its connection (a stopped process, a vanished host) fails once a
   heartbeat goes unanswered, within `call_timeout_s`.
@@ -19,24 +19,26 @@ upgrade touches one file. It fixes what TFF leaves to the caller:
   certificate, and the worker's checked against our CA and the address), and
   without it only loopback workers are accepted.
 * TFF's mergeable compiler splits rounds at plain aggregations only;
-  `_mergeable_compiler` first lowers secure sums, as `runtime` does.
+  `compilers.mergeable_compiler` first lowers secure sums, as the local
+  worker's compiler does.
 """
 
 import asyncio
-import atexit
 from collections.abc import Sequence
 import concurrent.futures
 import contextlib
 from typing import Any, Optional
 
-from tff_lstm import runtime  # first: quiets TensorFlow before it is imported
-
-# pylint: disable=g-bad-import-order
 from absl import logging
 import grpc
 import tensorflow_federated as tff
 from tensorflow_federated.proto.v0 import executor_pb2
 from tensorflow_federated.proto.v0 import executor_pb2_grpc
+
+from tff_lstm.runtime import compilers
+from tff_lstm.runtime import executors
+from tff_lstm.runtime import local_worker
+from tff_lstm.runtime import sandbox
 
 CONNECT_TIMEOUT_S = 5.0
 RECONNECT_TIMEOUT_S = 5.0
@@ -53,7 +55,7 @@ _THREADS_PER_WORKER = 4
 # state we had on it (FAILED_PRECONDITION); TFF treats both as retryable.
 _LOST_CODES = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.FAILED_PRECONDITION})
-_CHANNEL_OPTIONS = runtime._GRPC_OPTIONS + (  # pylint: disable=protected-access
+_CHANNEL_OPTIONS = local_worker.GRPC_OPTIONS + (
     # Notice a restarted worker within a second, not gRPC's default minutes.
     ('grpc.initial_reconnect_backoff_ms', 200),
     ('grpc.max_reconnect_backoff_ms', 1000),
@@ -70,8 +72,7 @@ def check_address(address: str) -> str:
 
 
 def is_loopback_address(address: str) -> bool:
-  from tff_lstm import worker_sandbox  # pylint: disable=g-import-not-at-top
-  return worker_sandbox.is_loopback(address.rpartition(':')[0])
+  return sandbox.is_loopback(address.rpartition(':')[0])
 
 
 def parse_addresses(text: str) -> list[str]:
@@ -142,7 +143,7 @@ class _WorkerStub(tff.framework.RemoteExecutorStub):
         if not _answers(self.ping(self._heartbeat_s)):
           future.cancel()
           self._lost = True
-          raise runtime.WorkerError(
+          raise local_worker.WorkerError(
               f'TFF worker at {self._address} stopped answering: a call was '
               f'in flight and a heartbeat went unanswered for '
               f'{self._heartbeat_s:g} s (the worker is stopped, or its host '
@@ -171,7 +172,7 @@ class _WorkerStub(tff.framework.RemoteExecutorStub):
       problem = (f'stopped answering ({details}) and did not come back within '
                  f'{self._reconnect_timeout_s:g} s')
     self._lost = True
-    return runtime.WorkerError(
+    return local_worker.WorkerError(
         f'TFF worker at {self._address} {problem}; the round cannot finish '
         'without it. Check that the worker still runs.')
 
@@ -232,7 +233,7 @@ class _ConcurrentRemoteExecutor(tff.framework.RemoteExecutor):
 
 
 class _Connection:
-  """A gRPC channel to one worker; `stub()` is what runtime's factory needs."""
+  """A gRPC channel to one worker; `stub()` is what an executor factory needs."""
 
   def __init__(self, address: str, reconnect_timeout_s: float,
                call_timeout_s: float, tls: Optional[Any] = None):
@@ -276,7 +277,7 @@ def _connect(addresses: Sequence[str], timeout_s: float,
   if dead:
     for connection in connections:
       connection.close()
-    raise runtime.WorkerError(
+    raise local_worker.WorkerError(
         ' '.join(f'TFF worker at {a} did not answer within {timeout_s:g} s.'
                  for a in dead)
         + ' Start one there (experiments/run_worker.py --port=PORT) and '
@@ -286,24 +287,9 @@ def _connect(addresses: Sequence[str], timeout_s: float,
   return connections
 
 
-def _mergeable_compiler(comp):
-  """TFF's compiler to mergeable form, after lowering secure sums to plain sums.
-
-  Workers have no secure-sum protocol, and TFF's compiler splits a round at
-  plain aggregations only; as in `runtime`'s simulation, the same clipped,
-  quantized integers are summed in the clear.
-  """
-  insecure = tff.backends.test.replace_secure_intrinsics_with_bodies(
-      runtime.call_dominant(comp))  # as runtime.simulation_compiler does
-  # Keep the Python containers of the result (e.g. LearningProcessOutput).
-  insecure = tff.framework.ConcreteComputation.with_type(
-      insecure, comp.type_signature)
-  return tff.backends.native.compile_to_mergeable_comp_form(insecure)
-
-
 def _async_context(connection: _Connection):
   return tff.framework.AsyncExecutionContext(
-      executor_fn=runtime._executor_factory(  # pylint: disable=protected-access
+      executor_fn=executors.executor_factory(
           connection, executor_cls=_ConcurrentRemoteExecutor),
       compiler_fn=tff.backends.native.desugar_and_transform_to_native,
       transform_args=tff.tensorflow.transform_args,
@@ -320,7 +306,7 @@ class RemoteRuntime:
                tls=None):
     """Connects to every worker; raises WorkerError naming any that is down.
 
-    `tls`: a `worker_certificates.TlsPaths` of the controller (mutual TLS);
+    `tls`: a `certificates.TlsPaths` of the controller (mutual TLS);
     None accepts loopback workers only (ValueError otherwise).
     """
     if not addresses:
@@ -333,7 +319,7 @@ class RemoteRuntime:
                                  reconnect_timeout_s, call_timeout_s, tls)
     self.context = tff.framework.MergeableCompExecutionContext(
         [_async_context(c) for c in self._connections],
-        compiler_fn=_mergeable_compiler)
+        compiler_fn=compilers.mergeable_compiler)
 
   def close(self) -> None:
     _cancel_unfinished(self.context)
@@ -364,38 +350,6 @@ def _cancel_unfinished(context, timeout_s: float = 10.0) -> None:
     future.result(timeout=timeout_s)
   except concurrent.futures.TimeoutError:
     future.cancel()
-
-
-_active: Optional[RemoteRuntime] = None
-
-
-def configure_remote(addresses: Sequence[str], **kwargs) -> RemoteRuntime:
-  """Sets TFF's default context (this thread's) to the workers at `addresses`.
-
-  Stops the local worker of `runtime.configure`, if any: it would sit idle.
-  Keyword arguments go to `RemoteRuntime`.
-  """
-  global _active
-  remote = RemoteRuntime(addresses, **kwargs)
-  shutdown()
-  runtime.shutdown()
-  tff.framework.set_default_context(remote.context)
-  _active = remote
-  return remote
-
-
-def shutdown() -> None:
-  """Closes the connections of `configure_remote` (the workers keep running).
-
-  TFF computations fail afterwards until a context is configured again.
-  """
-  global _active
-  remote, _active = _active, None
-  if remote is not None:
-    remote.close()
-
-
-atexit.register(shutdown)
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ keeps the namespace it was made in:
   mutual TLS (the worker's certificate, and the controller's checked against
   our CA), or plaintext on a loopback address only.
 
-  python -m tff_lstm.worker_sandbox --unix_socket=PATH [--tcp=HOST:PORT
+  python -m tff_lstm.runtime.sandbox --unix_socket=PATH [--tcp=HOST:PORT
       [--tls_cert=F --tls_key=F --tls_client_ca=F]] -- worker_binary ARGS
 
 The worker is started with `--port=<_INNER_PORT>` appended. The launcher runs

@@ -4,7 +4,6 @@ import collections
 import os
 import re
 import signal
-import threading
 import time
 
 import numpy as np
@@ -12,8 +11,8 @@ import portpicker
 import pytest
 import tensorflow_federated as tff
 
-from tff_lstm import process_utils
-from tff_lstm import remote_runtime
+from tff_lstm.runtime import processes
+from tff_lstm.runtime import remote
 from tff_lstm import runtime
 from tff_lstm.algorithms import fedavg
 from tff_lstm.algorithms import learning_process
@@ -38,7 +37,7 @@ def _stop_all(workers) -> None:
   for worker in workers:
     worker.stop()
   for pid in pids:
-    assert process_utils.wait_gone(pid), f'worker {pid} survived the test'
+    assert processes.wait_gone(pid), f'worker {pid} survived the test'
 
 
 def _addresses(workers) -> list[str]:
@@ -58,15 +57,15 @@ def two_workers():
 @pytest.fixture(scope='module')
 def tls_workers(tmp_path_factory):
   """Two mutual-TLS workers and the controller's certificate files."""
-  from tff_lstm import worker_certificates  # pylint: disable=g-import-not-at-top
+  from tff_lstm.runtime import certificates  # pylint: disable=g-import-not-at-top
   directory = str(tmp_path_factory.mktemp('certs'))
-  worker_certificates.make_certificates(directory, ['127.0.0.1'])
-  paths = worker_certificates.worker_paths(directory)
+  certificates.make_certificates(directory, ['127.0.0.1'])
+  paths = certificates.worker_paths(directory)
   started = []
   try:
     yield (_start_workers(2, started, runtime.TlsFiles(
         cert=paths.cert, key=paths.key, client_ca=paths.ca)),
-           worker_certificates.controller_paths(directory))
+           certificates.controller_paths(directory))
   finally:
     _stop_all(started)
 
@@ -101,8 +100,8 @@ def _train(process, clients, rounds: int):
 def test_federated_sum_over_two_workers(federated_runtime, two_workers):
   del federated_runtime  # the default context the test must leave in place
   before = _current_context()
-  with remote_runtime.remote_runtime(_addresses(two_workers)) as remote:
-    assert _current_context() is remote.context
+  with remote.remote_runtime(_addresses(two_workers)) as workers:
+    assert _current_context() is workers.context
     assert _federated_sum([1.0, 2.0, 3.5, 4.0]) == pytest.approx(10.5)
   assert _current_context() is before
 
@@ -133,7 +132,7 @@ def test_fedavg_on_two_workers_matches_in_process(
   expected_weights, expected_metrics = _train(process, clients, rounds=2)
 
   calls = collections.Counter()
-  stub_class = remote_runtime._WorkerStub  # pylint: disable=protected-access
+  stub_class = remote._WorkerStub  # pylint: disable=protected-access
   create_call = stub_class.create_call
 
   def counting_create_call(stub, request):
@@ -141,7 +140,7 @@ def test_fedavg_on_two_workers_matches_in_process(
     return create_call(stub, request)
 
   monkeypatch.setattr(stub_class, 'create_call', counting_create_call)
-  with remote_runtime.remote_runtime(_addresses(two_workers), tls=tls):
+  with remote.remote_runtime(_addresses(two_workers), tls=tls):
     weights, metrics = _train(process, clients, rounds=2)
 
   assert set(calls) == set(_addresses(two_workers))  # both did client work
@@ -163,7 +162,7 @@ def test_worker_that_is_down_at_start_fails_fast_naming_it(two_workers):
   with pytest.raises(runtime.WorkerError,
                      match=f'TFF worker at {re.escape(dead)} did not answer '
                      'within 5 s'):
-    with remote_runtime.remote_runtime([_addresses(two_workers)[0], dead]):
+    with remote.remote_runtime([_addresses(two_workers)[0], dead]):
       pass
   assert time.monotonic() - started < 10
   assert _current_context() is before
@@ -172,11 +171,11 @@ def test_worker_that_is_down_at_start_fails_fast_naming_it(two_workers):
 def test_worker_dying_mid_run_fails_the_round_naming_it(start_workers):
   workers = start_workers(2)
   addresses = _addresses(workers)
-  with remote_runtime.remote_runtime(addresses):
+  with remote.remote_runtime(addresses):
     assert _federated_sum([1.0, 2.0]) == pytest.approx(3.0)
     pid = workers[1].pid
     os.kill(pid, signal.SIGKILL)
-    assert process_utils.wait_gone(pid)
+    assert processes.wait_gone(pid)
     started = time.monotonic()
     with pytest.raises(runtime.WorkerError,
                        match=f'TFF worker at {re.escape(addresses[1])} '
@@ -190,9 +189,9 @@ def test_a_stopped_worker_fails_the_round_within_the_timeout(start_workers):
   vanished host would: the call fails once a heartbeat goes unanswered."""
   workers = start_workers(2)
   addresses = _addresses(workers)
-  inner = process_utils.descendants(workers[1].pid)  # its worker_binary
+  inner = processes.descendants(workers[1].pid)  # its worker_binary
   assert inner
-  with remote_runtime.remote_runtime(addresses, call_timeout_s=4):
+  with remote.remote_runtime(addresses, call_timeout_s=4):
     assert _federated_sum([1.0, 2.0]) == pytest.approx(3.0)
     for pid in inner:
       os.kill(pid, signal.SIGSTOP)
@@ -212,44 +211,22 @@ def test_a_stopped_worker_fails_the_round_within_the_timeout(start_workers):
 
 def test_plaintext_to_another_host_is_refused():
   with pytest.raises(ValueError, match='is not on this machine'):
-    remote_runtime.RemoteRuntime(['10.1.2.3:8000'])
+    remote.RemoteRuntime(['10.1.2.3:8000'])
 
 
 def test_restarted_worker_is_used_again(start_workers):
   workers = start_workers(2)
-  with remote_runtime.remote_runtime(_addresses(workers)):
+  with remote.remote_runtime(_addresses(workers)):
     assert _federated_sum([1.0, 2.0]) == pytest.approx(3.0)
     pid, port = workers[1].pid, workers[1].port
     os.kill(pid, signal.SIGKILL)
-    assert process_utils.wait_gone(pid)
+    assert processes.wait_gone(pid)
     restarted = runtime.LocalWorker(runtime.WorkerSettings(), port=port)
     try:
       restarted.stub()
       assert _federated_sum([1.0, 2.0, 3.0]) == pytest.approx(6.0)
     finally:
       _stop_all([restarted])
-
-
-def test_configure_remote_sets_only_this_threads_default(two_workers,
-                                                         monkeypatch):
-  # configure_remote stops runtime's own worker; keep the session's running.
-  monkeypatch.setattr(runtime, 'shutdown', lambda: None)
-  before = _current_context()
-  results = {}
-
-  def use_workers():
-    try:
-      remote = remote_runtime.configure_remote(_addresses(two_workers))
-      results['default'] = _current_context() is remote.context
-      results['sum'] = _federated_sum([2.0, 3.0])
-    finally:
-      remote_runtime.shutdown()
-
-  thread = threading.Thread(target=use_workers)
-  thread.start()
-  thread.join(timeout=60)
-  assert results == {'default': True, 'sum': pytest.approx(5.0)}
-  assert _current_context() is before
 
 
 def test_secure_sums_run_on_workers(two_workers):
@@ -259,7 +236,7 @@ def test_secure_sums_run_on_workers(two_workers):
   def secure_sum(values):
     return tff.federated_secure_sum_bitwidth(values, 8)
 
-  with remote_runtime.remote_runtime(_addresses(two_workers)):
+  with remote.remote_runtime(_addresses(two_workers)):
     assert secure_sum([1, 2, 3, 4, 5]) == 15
 
 
@@ -271,9 +248,9 @@ def test_secure_sums_run_on_workers(two_workers):
 ])
 def test_bad_addresses_are_clear_errors(text, message):
   with pytest.raises(ValueError, match=message):
-    remote_runtime.parse_addresses(text)
+    remote.parse_addresses(text)
 
 
 def test_addresses_parse():
-  assert remote_runtime.parse_addresses(' a:1, [::1]:8000 ,') == [
+  assert remote.parse_addresses(' a:1, [::1]:8000 ,') == [
       'a:1', '[::1]:8000']

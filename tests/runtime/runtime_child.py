@@ -13,7 +13,7 @@ import tensorflow_federated as tff
 
 
 def main(mode: str) -> None:
-  worker = runtime.configure()
+  worker = runtime.configure(install_signal_handlers=True)  # as a binary
   print(f'worker_pid={worker.pid}', flush=True)
 
   @tff.federated_computation(tff.FederatedType(np.float32, tff.CLIENTS))
