@@ -36,3 +36,14 @@ record_runs() {
       experiments/record_runs.py --runs_dir="$OUT" --results_dir="$results" \
       --names="$*"
 }
+
+# run_presets NAME...: trains each method from its presets,
+# $RESULTS/flags/common.flags then $RESULTS/flags/NAME.flags, into $OUT/NAME.
+run_presets() {
+  local name
+  for name in "$@"; do
+    "$PY" experiments/run_federated.py --flagfile="$RESULTS/flags/common.flags" \
+        --flagfile="$RESULTS/flags/$name.flags" --root_output_dir="$OUT" \
+        --experiment_name="$name"
+  done
+}

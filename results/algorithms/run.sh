@@ -16,11 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 OUT=${OUT:-runs/algorithms}
 RESULTS=results/algorithms
 NAMES=(fedavg fedprox_mu0.01 scaffold)
-for name in scaffold fedprox_mu0.01 fedavg; do
-  "$PY" experiments/run_federated.py --flagfile=$RESULTS/flags/common.flags \
-      --flagfile=$RESULTS/flags/$name.flags --root_output_dir="$OUT" \
-      --experiment_name="$name"
-done
+run_presets scaffold fedprox_mu0.01 fedavg
 record_runs "$RESULTS" "${NAMES[@]}"
 "$PY" experiments/summarize_runs.py --at_rounds=100,200,300 \
     --experiment_dirs=results/algorithms/fedavg.metrics.csv,results/algorithms/fedprox_mu0.01.metrics.csv,results/algorithms/scaffold.metrics.csv \

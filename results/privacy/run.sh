@@ -19,11 +19,7 @@ OUT=${OUT:-runs/privacy}
 RESULTS=results/privacy
 ORDER=(uniform_no_dp dp_adaptive_z0.3 dp_adaptive_z1.0 uncompressed
        compressed_8bit compressed_4bit_hadamard)
-for name in "${ORDER[@]}"; do
-  "$PY" experiments/run_federated.py --flagfile=$RESULTS/flags/common.flags \
-      --flagfile=$RESULTS/flags/$name.flags --root_output_dir="$OUT" \
-      --experiment_name="$name"
-done
+run_presets "${ORDER[@]}"
 record_runs "$RESULTS" "${ORDER[@]}"
 P=results/privacy
 "$PY" experiments/summarize_runs.py --at_rounds=10,20,30 \

@@ -14,11 +14,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 OUT=${OUT:-runs/trimmed_mean}
 RESULTS=results/trimmed_mean
-for name in mean trimmed_mean_0.1; do
-  "$PY" experiments/run_federated.py --flagfile=$RESULTS/flags/common.flags \
-      --flagfile=$RESULTS/flags/$name.flags --root_output_dir="$OUT" \
-      --experiment_name="$name"
-done
+run_presets mean trimmed_mean_0.1
 record_runs "$RESULTS" mean trimmed_mean_0.1
 T=results/trimmed_mean
 "$PY" experiments/summarize_runs.py --at_rounds=10,20,30,40 \

@@ -10,11 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../common.sh"
 OUT=${OUT:-runs/privacy_epsilon}
 RESULTS=results/privacy/epsilon
 ORDER=(dp_k100_z2_t50 fedavg_k100_t50)
-for name in "${ORDER[@]}"; do
-  "$PY" experiments/run_federated.py --flagfile=$RESULTS/flags/common.flags \
-      --flagfile=$RESULTS/flags/$name.flags --root_output_dir="$OUT" \
-      --experiment_name="$name"
-done
+run_presets "${ORDER[@]}"
 record_runs "$RESULTS" "${ORDER[@]}"
 R=$RESULTS
 "$PY" experiments/summarize_runs.py --at_rounds=10,20,30,40,50 \

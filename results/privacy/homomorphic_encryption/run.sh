@@ -21,11 +21,7 @@ RESULTS=results/privacy/homomorphic_encryption
     --ckks_coeff_mod_bit_sizes=60,40,40,60 \
     --output_dir=$RESULTS/chain_60_40_40_60
 METHODS=(plain ckks)
-for method in "${METHODS[@]}"; do
-  "$PY" experiments/run_federated.py --flagfile=$RESULTS/flags/common.flags \
-      --flagfile=$RESULTS/flags/$method.flags --experiment_name=$method \
-      --root_output_dir="$OUT"
-done
+run_presets "${METHODS[@]}"
 record_runs "$RESULTS" "${METHODS[@]}"
 "$PY" experiments/summarize_runs.py --at_rounds=5,10,15,20,25 \
     --experiment_dirs=$RESULTS/plain.metrics.csv,$RESULTS/ckks.metrics.csv \

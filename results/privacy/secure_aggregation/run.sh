@@ -12,11 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../common.sh"
 OUT=${OUT:-runs/privacy_secure_aggregation}
 RESULTS=results/privacy/secure_aggregation
 ORDER=(fedavg masked)
-for method in "${ORDER[@]}"; do
-  "$PY" experiments/run_federated.py --flagfile=$RESULTS/flags/common.flags \
-      --flagfile=$RESULTS/flags/$method.flags --experiment_name="$method" \
-      --root_output_dir="$OUT"
-done
+run_presets "${ORDER[@]}"
 record_runs "$RESULTS" "${ORDER[@]}"
 R=$RESULTS
 "$PY" experiments/summarize_runs.py --at_rounds=5,10,15,20 \
