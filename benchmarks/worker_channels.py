@@ -81,21 +81,21 @@ def main(argv):
     seconds = {name: [] for name in channels}
     try:
       states = {}
-      for name, remote in contexts.items():
-        with tff.framework.get_context_stack().install(remote.context):
+      for name, connection in contexts.items():
+        with tff.framework.get_context_stack().install(connection.context):
           states[name] = process.initialize()
       for round_num in range(_ROUNDS.value + 1):  # round 0 warms up
         data = clients(round_num)
-        for name, remote in contexts.items():
-          with tff.framework.get_context_stack().install(remote.context):
+        for name, connection in contexts.items():
+          with tff.framework.get_context_stack().install(connection.context):
             started = time.monotonic()
             states[name] = process.next(states[name], data).state
             seconds[name].append(time.monotonic() - started)
           print(f'round {round_num} {name}: {seconds[name][-1]:.2f} s',
                 flush=True)
     finally:
-      for remote in contexts.values():
-        remote.close()
+      for connection in contexts.values():
+        connection.close()
       for workers, _ in channels.values():
         for worker in workers:
           worker.stop()

@@ -100,9 +100,12 @@ _ALGORITHMS = {
 _CELLS = ('lstm', 'keras_lstm', 'gru', 'simple_rnn')
 
 
+# Every cell under FedAvg, every algorithm on the fused LSTM: the cohort's
+# forward pass depends on the cell only and its client rule on the algorithm
+# only, so the full product would repeat these.
 @pytest.mark.parametrize('algorithm, cell_type', [
-    *[(name, cell) for name in ('fedavg', 'fedprox', 'fedsgd')
-      for cell in _CELLS],
+    *[('fedavg', cell) for cell in _CELLS],
+    ('fedprox', 'lstm'), ('fedsgd', 'lstm'), ('fedsgd', 'simple_rnn'),
     ('client_momentum', 'lstm'), ('client_adam', 'lstm'),
     ('client_momentum', 'simple_rnn'),
 ])

@@ -68,7 +68,8 @@ def test_import_sequences_error_is_one_line(tmp_path):
                 '--shape=timeseries', f'--output={tmp_path / "o.sqlite"}')
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1] == (
-      f"error: {source}, line 3: non-numeric value 'high' in column 'v'")
+      f"error: {source}, line 3: client 'a': non-numeric value 'high' in "
+      "column 'v'")
   assert 'Traceback' not in result.stderr
   assert not (tmp_path / 'o.sqlite').exists()
 

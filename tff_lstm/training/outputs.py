@@ -212,7 +212,7 @@ def restate_round_metrics(exp_dir: str,
   metrics.csv never mixes two deltas. Returns how many rows changed.
   (TensorBoard events already written keep their values.)
   """
-  path = os.path.join(exp_dir, METRICS_CSV)
+  path = os.path.join(exp_dir, layout.METRICS_CSV)
   if not os.path.exists(path):
     return 0
   with open(path, newline='') as f:
@@ -221,7 +221,7 @@ def restate_round_metrics(exp_dir: str,
   changed = 0
   for row in rows:
     values = {k: str(v) for k, v in _flatten(
-        round_metrics_fn(int(row[ROUND_KEY]))).items()}
+        round_metrics_fn(int(row[layout.ROUND_KEY]))).items()}
     new = {**row, **values}
     if new != row:
       changed += 1
