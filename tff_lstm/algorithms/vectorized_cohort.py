@@ -251,7 +251,7 @@ def _build_cohort_training(forward, client_update, loss_fn, metrics,
 
   def train(global_weights, server_state, cohort, state_specs, report_specs):
     """Returns the updates, new client states and reports in index order."""
-    stateful, reports = state_specs is not None, bool(report_specs)
+    stateful = state_specs is not None
     x, y, rows, steps, rank, order = _stack_longest_first(cohort)
     num_clients = tf.shape(x)[0]
     num_groups = number_of_groups(num_clients, clients_per_group)

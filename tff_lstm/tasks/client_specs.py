@@ -4,7 +4,7 @@
 the ClientSpec itself.)
 """
 
-from typing import Optional
+from typing import Callable, Optional
 
 import tensorflow as tf
 import tensorflow_federated as tff
@@ -18,6 +18,23 @@ def eval_or_default(
     spec: Optional[tff.simulation.baselines.ClientSpec]
 ) -> tff.simulation.baselines.ClientSpec:
   return DEFAULT_EVAL if spec is None else spec
+
+
+def task_datasets(
+    train_data, test_data,
+    create_preprocess_fn: Callable[[tff.simulation.baselines.ClientSpec],
+                                   Callable[[tf.data.Dataset], tf.data.Dataset]],
+    train_client_spec: tff.simulation.baselines.ClientSpec,
+    eval_client_spec: Optional[tff.simulation.baselines.ClientSpec] = None,
+    validation_data=None,
+) -> tff.simulation.baselines.BaselineTaskDatasets:
+  """A task's datasets: one preprocessing, built per spec (eval's by default)."""
+  return tff.simulation.baselines.BaselineTaskDatasets(
+      train_data=train_data,
+      test_data=test_data,
+      validation_data=validation_data,
+      train_preprocess_fn=create_preprocess_fn(train_client_spec),
+      eval_preprocess_fn=create_preprocess_fn(eval_or_default(eval_client_spec)))
 
 
 def shuffle_repeat_take(dataset: tf.data.Dataset,

@@ -57,12 +57,9 @@ def create_task(
                      'it has no embedding, so leave embedding_dim unset.')
   path = signal_sets.ensure_italy_power_database(cache_dir)
   train_data, test_data = signal_sets.load_client_data(path)
-  datasets = tff.simulation.baselines.BaselineTaskDatasets(
-      train_data=train_data,
-      test_data=test_data,
-      train_preprocess_fn=create_preprocess_fn(train_client_spec),
-      eval_preprocess_fn=create_preprocess_fn(
-          client_specs.eval_or_default(eval_client_spec)))
+  datasets = client_specs.task_datasets(
+      train_data, test_data, create_preprocess_fn, train_client_spec,
+      eval_client_spec)
   return task_lib.Task(
       name='signal_classification',
       datasets=datasets,

@@ -109,14 +109,10 @@ def create_task(
         f'{label_names}; a classifier needs at least two classes.')
   vocab = word_prediction.build_vocab(train_data.preprocess(_as_snippets),
                                       vocab_size)
-  datasets = tff.simulation.baselines.BaselineTaskDatasets(
-      train_data=train_data,
-      test_data=test_data,
-      train_preprocess_fn=create_preprocess_fn(
-          train_client_spec, vocab, sequence_length),
-      eval_preprocess_fn=create_preprocess_fn(
-          client_specs.eval_or_default(eval_client_spec), vocab,
-          sequence_length))
+  datasets = client_specs.task_datasets(
+      train_data, test_data,
+      lambda spec: create_preprocess_fn(spec, vocab, sequence_length),
+      train_client_spec, eval_client_spec)
 
   def keras_model_fn():
     return classifier.build_sequence_classifier(

@@ -209,12 +209,9 @@ def create_task(
   train_data, test_data = window_client_data(
       *user_import.load_client_data(path), window, train_ids, test_ids, stats)
   num_features = len(json.loads(metadata['value_names']))
-  datasets = tff.simulation.baselines.BaselineTaskDatasets(
-      train_data=train_data,
-      test_data=test_data,
-      train_preprocess_fn=create_preprocess_fn(train_client_spec),
-      eval_preprocess_fn=create_preprocess_fn(
-          client_specs.eval_or_default(eval_client_spec)))
+  datasets = client_specs.task_datasets(
+      train_data, test_data, create_preprocess_fn, train_client_spec,
+      eval_client_spec)
   return task_lib.Task(
       name='timeseries_forecast',
       datasets=datasets,

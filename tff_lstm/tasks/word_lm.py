@@ -108,13 +108,9 @@ def create_task(
         spec, vocab, sequence_length=sequence_length,
         num_out_of_vocab_buckets=NUM_OOV_BUCKETS)
 
-  datasets = tff.simulation.baselines.BaselineTaskDatasets(
-      train_data=train_data,
-      test_data=test_data,
-      validation_data=validation_data,
-      train_preprocess_fn=preprocess_fn(train_client_spec),
-      eval_preprocess_fn=preprocess_fn(
-          client_specs.eval_or_default(eval_client_spec)))
+  datasets = client_specs.task_datasets(
+      train_data, test_data, preprocess_fn, train_client_spec,
+      eval_client_spec, validation_data=validation_data)
   return task_lib.Task(
       name=name,
       datasets=datasets,
