@@ -4,11 +4,18 @@ Checks out nothing itself: give it trees (the main checkout, git worktrees of
 candidate branches) and it times `ours` from each, interleaved with the PyTorch
 peer, on the same fixed rounds as `make bench` (round_speed.py), so a change's
 speed-up is a ratio taken within one run. Each tree runs its own
-benchmarks/tff_round.py with its own `tff_lstm` first on PYTHONPATH, in this
-venv.
+benchmarks/tff_round.py with its own `tff_lstm` first on PYTHONPATH, in its
+own venv when it has one (`<tree>/.venv/bin/python`, as a clean clone has
+after `make setup`), else in this one, and in the tree as its working
+directory: the worker is started as `python -m ...`, which puts the working
+directory ahead of PYTHONPATH, so a tree run from another tree's directory
+would start the other tree's worker.
 
   .venv/bin/python benchmarks/compare_trees.py \\
       --trees=main=.,groups=../wt-groups --output=/tmp/ab.json
+  # two clean clones, each after its own `make setup`:
+  .venv/bin/python benchmarks/compare_trees.py \\
+      --trees=before=/tmp/before,after=/tmp/after --output=/tmp/ab.json
 """
 
 import json
@@ -48,15 +55,21 @@ def parse_trees(pairs):
   return trees
 
 
-def configs(trees, data):
+def tree_python(path):
+  """The tree's own venv's python if it has one, else this process's."""
+  own = os.path.join(path, '.venv', 'bin', 'python')
+  return own if os.access(own, os.X_OK) else sys.executable
+
+
+def configs(trees, data, torch_peer=True):
   """`ours` from every tree, then the peer; each tree's code first on the path."""
   entries = []
   for name, path in trees.items():
-    argv = [sys.executable, os.path.join(path, 'benchmarks', 'tff_round.py'),
+    argv = [tree_python(path), os.path.join(path, 'benchmarks', 'tff_round.py'),
             '--config=ours', f'--data={data}']
     env = dict(os.environ, PYTHONPATH=path)
-    entries.append((f'ours_{name}', argv, env))
-  if _PEER.value:
+    entries.append((f'ours_{name}', argv, env, path))
+  if torch_peer:
     entries.append(('torch_peer', round_speed.torch_argv('sequential', data)))
   return entries
 
@@ -66,13 +79,16 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   trees = parse_trees(_TREES.value)
   rounds = flags.FLAGS.rounds  # round_speed's flag
-  results = {'command': ' '.join(sys.argv), 'rounds': rounds}
+  results = {'command': ' '.join(sys.argv), 'rounds': rounds,
+             'pythons': {name: tree_python(path)
+                         for name, path in trees.items()}}
   with tempfile.TemporaryDirectory() as tmp:
     for kind in _KINDS.value:
       data = os.path.join(tmp, f'{kind}.npz')
       round_data.save(data, round_data.build_rounds(kind, rounds,
                                                     _CLIENTS.value))
-      results[kind] = round_speed.run_interleaved(configs(trees, data), rounds)
+      results[kind] = round_speed.run_interleaved(
+          configs(trees, data, _PEER.value), rounds)
       first, *others = trees
       results.setdefault('paired', {})[kind] = {
           name: round_speed.paired(results[kind], f'ours_{name}',

@@ -65,11 +65,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 class Config:
   """One configuration's process, answering `round r` with its seconds."""
 
-  def __init__(self, key, argv, env=None):
+  def __init__(self, key, argv, env=None, cwd=None):
     self.key = key
     self.proc = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env=env, cwd=os.getcwd())
+        env=env, cwd=cwd or os.getcwd())
     self.peak_rss = 0
     self.seconds = []
     self.info = self._read()
@@ -131,13 +131,14 @@ def torch_argv(mode, data, units=256):
 def run_interleaved(configs, rounds):
   """Starts every configuration, then runs round r of each in turn.
 
-  configs: (key, argv) pairs, or (key, argv, env) to give one its environment.
+  configs: (key, argv) pairs, or (key, argv, env) to give one its environment,
+  or (key, argv, env, cwd) to also give it its working directory.
   """
   started = []
   try:
-    for key, argv, *env in configs:
+    for key, argv, *rest in configs:
       print(f'starting {key}', flush=True)
-      started.append(Config(key, argv, env=env[0] if env else None))
+      started.append(Config(key, argv, *rest))
     for r in range(rounds):
       for config in started:
         config.run_round(r)
