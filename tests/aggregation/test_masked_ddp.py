@@ -13,6 +13,7 @@ from tff_lstm.aggregation import masked_ddp
 from tff_lstm.algorithms import fedavg
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
+from tff_lstm.algorithms import vectorized_cohort
 from tff_lstm.training import masked_rounds
 
 _SHAPES = [(30, 20), (24,)]  # 624 values, padded to 1024 for the rotation
@@ -213,7 +214,6 @@ def test_rounds_of_masked_ddp_training_follow_the_simulated_path(
   """Without noise, two FedAvg rounds with the masked DDP sum give the model
   the simulated secure sum's DDP gives, up to rounding."""
   n = 4
-  data = char_datasets(n)
   algorithm = fedavg.Config(optimizers.OptimizerConfig(learning_rate=0.5))
 
   def build(aggregator):
@@ -227,8 +227,7 @@ def test_rounds_of_masked_ddp_training_follow_the_simulated_path(
   secure = masked_rounds.MaskedRoundsProcess(build(config_lib.build_aggregator(
       _config('masked', 0.0, clip=0.5, secagg_neighbors=3,
               secagg_threshold=2), n, 'uniform')), seed=0)
-  from tff_lstm.algorithms import vectorized_cohort  # pylint: disable=g-import-not-at-top
-  indexed = vectorized_cohort.indexed_client_data(data)
+  indexed = vectorized_cohort.indexed_client_data(char_datasets(n))
   sim_state, sec_state = simulated.initialize(), secure.initialize()
   for round_num in range(1, 3):
     sim_state = simulated.next(sim_state, indexed).state

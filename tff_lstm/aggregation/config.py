@@ -70,7 +70,9 @@ class AggregationConfig:
     secure_aggregation: 'off'; 'simulated': TFF's secure sum, which
       simulation lowers to a plain sum (with DP: distributed DP, clients add
       discrete noise); 'masked': the SecAgg protocol (masked.py), clients
-      send masked vectors and the server only learns their sum. True/False
+      send masked vectors and the server only learns their sum (with
+      'gaussian_fixed' DP: distributed DP in the masks' ring,
+      masked_ddp.py). True/False
       (the earlier boolean) mean 'simulated'/'off'.
     secagg_neighbors: masked: k, each client's neighbours on the key graph
       (default: SecAgg+'s 2 log2(n), rounded up to even, at most n - 1).
@@ -81,7 +83,8 @@ class AggregationConfig:
     secagg_bound: masked: each coordinate of a client's weighted update
       (weight * delta) is clipped to [-bound, bound] before quantizing
       (default 1000; clipped coordinates are counted in the metrics).
-    secure_bits: DP + secure aggregation: SecAgg field bit-width (default 20).
+    secure_bits: DP + secure aggregation: SecAgg field bit-width (default 20;
+      masked: the ring of DDP's values and of the masks).
     compression_bits: uniform quantization bit-width of updates; None: off.
     compression_threshold: only tensors with more elements are quantized.
     hadamard: random Hadamard rotation before quantizing (needs compression).

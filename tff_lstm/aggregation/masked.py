@@ -14,6 +14,10 @@ own key material. So masked SecAgg is built from three parts instead:
     server adds its unmasking masks, rebuilt from the survivors' shares and
     carried in its aggregator state, then dequantizes (`server_unmask`).
 
+With DP ('gaussian_fixed'), the client runs distributed DP's client steps
+before masking and the server its server steps after unmasking, in DDP's
+ring of 2^secure_bits (`masked_ddp`).
+
 The vectorized cohort (algorithms/vectorized_cohort.py) composes these in
 its round; `training/masked_rounds.py` runs the key rounds and fills the
 inputs.
@@ -179,9 +183,7 @@ def _ddp_round_computations(settings: MaskedSecureMean, delta_type):
   @tff.tensorflow.computation(delta_type, settings.material_type(), np.int32,
                               seed_type)
   def client_mask(update, material, position, rotation_seed):
-    # Noise drawn afresh each run (as TFF's), distinct for each client.
-    noise_seed = tf.stack([tf.cast(tf.timestamp() * 1e6, tf.int64),
-                           tf.cast(position, tf.int64)])
+    noise_seed = masked_ddp.noise_seed(position)
     encoded = masked_ddp.client_encode(list(update), params, rotation_seed,
                                        noise_seed)
     return masking.mask(encoded, material[0], material[1], bits)

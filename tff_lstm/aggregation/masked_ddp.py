@@ -64,7 +64,8 @@ def check_ring(bits: int, clients_per_round: int) -> None:
     raise ValueError(
         f'--secure_bits={bits} is too narrow for --clients_per_round={n}: '
         f'the ring 2^{bits} must hold {k:.2f} standard deviations of the sum '
-        f'of {n} noisy values (TFF\'s modular-wrap bound); use at least {need}.')
+        f'of {n} noisy values (TFF\'s modular-wrap bound); use at least '
+        f'{need}.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,9 +116,9 @@ class Parameters:
 class _SeededSkellamSumQuery(tfp.DistributedSkellamSumQuery):
   """tensorflow-privacy's Skellam query, its noise drawn from `seed`.
 
-  The library seeds each draw with the clock alone; clients that encode in
-  the same microsecond (the cohort runs them together) would then add the
-  same noise. The seed adds the client's position in the cohort.
+  The library seeds each draw with the clock alone: clients that encode in
+  the same microsecond (the cohort runs them together) would add the same
+  noise, and a server that guesses the time could draw it too.
   """
 
   def __init__(self, l1_norm_bound, l2_norm_bound, local_stddev, seed):
@@ -135,6 +136,19 @@ class _SeededSkellamSumQuery(tfp.DistributedSkellamSumQuery):
       return v + tf.cast(poissons[..., 0] - poissons[..., 1], v.dtype)
 
     return tf.nest.map_structure(add_noise, record)
+
+
+def noise_seed(position):
+  """A client's [2] int64 seed of its noise share, never derived from flags.
+
+  TF's stateful generator (seeded from the OS unless a global seed is set),
+  then the clock and the client's position in the cohort, so that two
+  clients never draw the same noise. The server never sees it; a deployment
+  would draw it from the OS's cryptographic generator.
+  """
+  fresh = tf.random.uniform([], 0, 2**62, dtype=tf.int64)
+  clock = tf.cast(tf.timestamp() * 1e6, tf.int64)
+  return tf.stack([fresh, clock * 4096 + tf.cast(position, tf.int64)])
 
 
 def _rotate(x, seed):
