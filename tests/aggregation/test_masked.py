@@ -90,8 +90,6 @@ def test_bad_settings_are_refused_naming_the_flag(kwargs, n, match):
 
 @pytest.mark.parametrize('kwargs,match', [
     (dict(secagg_threshold=3), 'needs --secure_aggregation=masked'),
-    (dict(secure_aggregation='masked', dp_mechanism='gaussian_fixed',
-          dp_noise_multiplier=0.1, dp_clip=1.0), 'does not carry DP'),
     (dict(secure_aggregation='masked', secagg_dropout_rate=1.0),
      '--secagg_dropout_rate must be in'),
     (dict(secure_aggregation='bogus'), 'Unknown --secure_aggregation'),

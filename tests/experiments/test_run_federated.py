@@ -365,6 +365,51 @@ def test_dp_run_logs_epsilon_each_round(shakespeare_cache_dir, tmp_path):
   assert record['privacy_accounting']['num_clients'] == num_clients
 
 
+def test_masked_distributed_dp_records_the_simulated_paths_epsilon(
+    shakespeare_cache_dir, tmp_path):
+  """The same DP flags over the masked protocol and over the simulated
+  secure sum: the same epsilon every round; the masked run says so and
+  records the protocol's counts."""
+  dp = ['--total_rounds=2', '--clients_per_round=4',
+        '--client_weighting=uniform', '--dp_mechanism=gaussian_fixed',
+        '--dp_noise_multiplier=0.8', '--dp_clip=0.5', '--secure_bits=18']
+  rows = {}
+  for mode in ('masked', 'simulated'):
+    run = subprocess.run(
+        _command(shakespeare_cache_dir, tmp_path, f'--experiment_name={mode}',
+                 f'--secure_aggregation={mode}', *dp),
+        capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows[mode] = outputs.read_metrics_csv(tmp_path / mode)
+  masked_rows, simulated_rows = rows['masked'], rows['simulated']
+  assert [r['privacy/epsilon'] for r in masked_rows] == [
+      r['privacy/epsilon'] for r in simulated_rows]
+  assert float(masked_rows[2]['privacy/epsilon']) > float(
+      masked_rows[1]['privacy/epsilon']) > 0
+  for row in masked_rows[1:]:
+    assert float(row['aggregator/secagg_survivors']) == 4
+    assert float(row['aggregator/l2_clip']) == 0.5
+  record = json.loads((tmp_path / 'masked' / 'hparams.json').read_text())
+  assert record['aggregation'].startswith(
+      'distributed DP (discrete noise, masked SecAgg in the 18-bit ring')
+
+
+def test_masked_distributed_dp_with_a_ring_too_narrow_is_refused(
+    shakespeare_cache_dir, tmp_path):
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=x',
+               '--total_rounds=1', '--secure_aggregation=masked',
+               '--clients_per_round=4', '--client_weighting=uniform',
+               '--dp_mechanism=gaussian_fixed', '--dp_noise_multiplier=1',
+               '--dp_clip=1', '--secure_bits=2'),
+      capture_output=True, text=True, timeout=600)
+  assert run.returncode == 2
+  assert ('error: --secure_bits=2 is too narrow for --clients_per_round=4'
+          in run.stderr)
+  assert 'Traceback' not in run.stderr
+  assert not (tmp_path / 'x').exists()
+
+
 @pytest.mark.parametrize('flags_, message', [
     (['--dp_mechanism=gaussian_fixed', '--dp_noise_multiplier=1',
       '--dp_clip=1'], 'set --client_weighting=uniform'),

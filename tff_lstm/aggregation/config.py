@@ -17,6 +17,7 @@ from tff_lstm.aggregation import compression
 from tff_lstm.aggregation import dp
 from tff_lstm.aggregation import homomorphic
 from tff_lstm.aggregation import masked
+from tff_lstm.aggregation import masked_ddp
 from tff_lstm.aggregation import plain_mean
 from tff_lstm.aggregation import robust
 from tff_lstm.aggregation import secagg_protocol
@@ -69,7 +70,9 @@ class AggregationConfig:
     secure_aggregation: 'off'; 'simulated': TFF's secure sum, which
       simulation lowers to a plain sum (with DP: distributed DP, clients add
       discrete noise); 'masked': the SecAgg protocol (masked.py), clients
-      send masked vectors and the server only learns their sum. True/False
+      send masked vectors and the server only learns their sum (with
+      'gaussian_fixed' DP: distributed DP in the masks' ring,
+      masked_ddp.py). True/False
       (the earlier boolean) mean 'simulated'/'off'.
     secagg_neighbors: masked: k, each client's neighbours on the key graph
       (default: SecAgg+'s 2 log2(n), rounded up to even, at most n - 1).
@@ -80,7 +83,8 @@ class AggregationConfig:
     secagg_bound: masked: each coordinate of a client's weighted update
       (weight * delta) is clipped to [-bound, bound] before quantizing
       (default 1000; clipped coordinates are counted in the metrics).
-    secure_bits: DP + secure aggregation: SecAgg field bit-width (default 20).
+    secure_bits: DP + secure aggregation: SecAgg field bit-width (default 20;
+      masked: the ring of DDP's values and of the masks).
     compression_bits: uniform quantization bit-width of updates; None: off.
     compression_threshold: only tensors with more elements are quantized.
     hadamard: random Hadamard rotation before quantizing (needs compression).
@@ -213,10 +217,10 @@ class AggregationConfig:
 
   def _check_secure(self):
     if self.secure_bits is not None:
-      if not (self.secure_aggregation == 'simulated' and self.dp_enabled):
+      if not (self.secure_enabled and self.dp_enabled):
         raise ValueError('--secure_bits sets the SecAgg field of distributed '
-                         'DP: it needs --secure_aggregation=simulated and '
-                         '--dp_mechanism '
+                         'DP: it needs --secure_aggregation (simulated or '
+                         'masked) and --dp_mechanism '
                          '(plain secure aggregation uses TFF\'s 32-bit '
                          'quantization).')
       low, high = SECURE_BITS_RANGE
@@ -243,10 +247,14 @@ class AggregationConfig:
       raise ValueError('--compression_threshold must be >= 0, got '
                        f'{self.compression_threshold}.')
     if self.secure_enabled:
-      raise ValueError('--compression cannot feed --secure_aggregation: TFF\'s '
-                       'EncodedSumFactory sums with a plain aggregate. Secure '
-                       'aggregation already sends quantized integers (with DP, '
-                       'set their width with --secure_bits).')
+      raise ValueError('--compression cannot feed --secure_aggregation: its '
+                       'quantization uses each client\'s own min and max, '
+                       'which the server needs in the clear to decode that '
+                       'client alone, so quantized values of different '
+                       'clients cannot be added in a ring. Secure aggregation '
+                       'already sends quantized integers of a range shared by '
+                       'all clients (with DP, after a rotation, set their '
+                       'width with --secure_bits).')
     if self.dp_enabled:
       raise ValueError('--compression after DP clipping can raise the update '
                        'norm the privacy accounting assumes; use '
@@ -274,10 +282,18 @@ class AggregationConfig:
         if getattr(self, name) is not None:
           raise ValueError(f'--{name} needs --secure_aggregation=masked.')
       return
-    if self.dp_enabled:
-      raise ValueError('--secure_aggregation=masked does not carry DP noise '
-                       'yet; for distributed DP use '
-                       '--secure_aggregation=simulated with --dp_mechanism.')
+    if self.dp_mechanism == 'gaussian_adaptive':
+      raise ValueError(
+          '--secure_aggregation=masked carries distributed DP with a fixed '
+          'clip (--dp_mechanism=gaussian_fixed) only: gaussian_adaptive '
+          'estimates its clip from a second secure sum (of each client\'s '
+          'clipped-or-not bit) that the masked protocol does not run; use '
+          '--secure_aggregation=simulated for it.')
+    if self.dp_enabled and self.secagg_bound is not None:
+      raise ValueError('--secagg_bound clips the coordinates of the masked '
+                       'path without DP; with --dp_mechanism the update is '
+                       'clipped in L2 norm to --dp_clip and scaled into '
+                       '--secure_bits instead.')
     if self.robust_enabled:
       raise ValueError('--robust_aggregation estimates its bounds from '
                        'per-client norms outside the masked sum; it cannot be '
@@ -306,10 +322,17 @@ class AggregationConfig:
     secagg_protocol.check_settings(
         clients_per_round, neighbors, threshold,
         secagg_protocol.dropout_count(clients_per_round, rate))
+    ddp = None
+    if self.dp_enabled:
+      ddp = masked_ddp.DistributedDp(
+          noise_multiplier=float(self.dp_noise_multiplier),
+          clip=float(self.dp_clip),
+          bits=self.secure_bits or DEFAULT_SECURE_BITS)
+      masked_ddp.check_ring(ddp.bits, clients_per_round)
     return masked.MaskedSecureMean(
         clients_per_round=clients_per_round, neighbors=neighbors,
         threshold=threshold, dropout_rate=rate,
-        bound=self.secagg_bound or DEFAULT_SECAGG_BOUND)
+        bound=self.secagg_bound or DEFAULT_SECAGG_BOUND, distributed_dp=ddp)
 
   @property
   def secure_enabled(self) -> bool:
@@ -408,9 +431,20 @@ def describe_aggregation(config: AggregationConfig,
   if config.dp_enabled:
     clip = ('adaptive clip' if config.dp_mechanism == 'gaussian_adaptive'
             else f'clip {config.dp_clip:g}')
-    kind = ('distributed DP (discrete noise, SecAgg '
-            f'{config.secure_bits or DEFAULT_SECURE_BITS} bits)'
-            if config.secure_enabled else 'central DP')
+    bits = config.secure_bits or DEFAULT_SECURE_BITS
+    if config.secure_aggregation == 'masked':
+      rate = config.secagg_dropout_rate or 0.0
+      k, t = config.secagg_neighbors, config.secagg_threshold
+      if clients_per_round is not None:
+        settings = config.masked_settings(clients_per_round)
+        k, t = settings.neighbors, settings.threshold
+      kind = (f'distributed DP (discrete noise, masked SecAgg in the '
+              f'{bits}-bit ring: key graph of {_or_default(k)} neighbours, '
+              f'threshold {_or_default(t)}, dropout rate {rate:g})')
+    elif config.secure_enabled:
+      kind = f'distributed DP (discrete noise, SecAgg {bits} bits)'
+    else:
+      kind = 'central DP'
     seed = ('' if config.dp_noise_seed is None
             else f', noise seed {config.dp_noise_seed}')
     steps.append(f'{kind} {config.dp_mechanism}: {clip}, noise multiplier '
@@ -468,6 +502,9 @@ def _dp_aggregator(config, clients_per_round):
       target_unclipped_quantile=config.dp_target_unclipped_quantile,
       clip_learning_rate=config.dp_clip_learning_rate)
   clip_kwargs = {k: v for k, v in clip_kwargs.items() if v is not None}
+  if config.secure_aggregation == 'masked':
+    # Distributed DP's client and server steps around the masked sum.
+    return config.masked_settings(clients_per_round)
   if config.secure_enabled:
     bits = config.secure_bits or DEFAULT_SECURE_BITS
     if 2**bits < clients_per_round:

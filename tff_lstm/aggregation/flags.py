@@ -66,13 +66,13 @@ def define_aggregation_flags(
       'each round\'s clients that drop out after the key exchange '
       '(simulated, seeded by --client_datasets_random_seed; default 0).', **fv)
   flags.DEFINE_float(
-      'secagg_bound', None, '--secure_aggregation=masked: clip of each '
-      'weighted update coordinate before 32-bit quantization (default 1000; '
-      'clipped coordinates are counted in the round\'s metrics).',
+      'secagg_bound', None, '--secure_aggregation=masked without DP: clip of '
+      'each weighted update coordinate before 32-bit quantization (default '
+      '1000; clipped coordinates are counted in the round\'s metrics).',
       **fv)
   flags.DEFINE_integer(
       'secure_bits', None, 'DP with --secure_aggregation: SecAgg bit-width, '
-      '1..22 (default 20).', **fv)
+      '1..22 (default 20); masked: the ring of the masks too.', **fv)
   flags.DEFINE_bool(
       'compression', False, 'Quantize client-to-server updates (bytes are '
       'reported in the aggregator metrics).', **fv)

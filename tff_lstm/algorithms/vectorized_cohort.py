@@ -560,20 +560,41 @@ class _MaskedAggregation:
   def __init__(self, settings, delta_type, client_input_type):
     self._client_mask, self._server_unmask, self._initial = (
         masked_lib.build_round_computations(settings, delta_type))
+    self._ddp = settings.distributed_dp is not None
 
     @tff.tensorflow.computation(client_input_type)
     def material(client_input):
       return client_input[2]
 
-    self._material = material
+    @tff.tensorflow.computation(client_input_type)
+    def position(client_input):
+      return client_input[0]
+
+    self._material, self._position = material, position
+    if self._ddp:
+      @tff.tensorflow.computation(self._initial.type_signature.result)
+      def rotation_seed(state):
+        return state['rotation_seed']
+
+      self._rotation_seed = rotation_seed
 
   def initialize(self):
     return tff.federated_eval(self._initial, tff.SERVER)
 
   def next(self, state, update, weight, clients):
-    masked = tff.federated_map(
-        self._client_mask,
-        (update, weight, tff.federated_map(self._material, clients)))
+    material = tff.federated_map(self._material, clients)
+    if self._ddp:
+      # Distributed DP: each client counts once, and the round's rotation
+      # seed is public (TFF's rotation broadcasts its seed too).
+      seed = tff.federated_broadcast(
+          tff.federated_map(self._rotation_seed, state))
+      masked = tff.federated_map(
+          self._client_mask,
+          (update, material, tff.federated_map(self._position, clients),
+           seed))
+    else:
+      masked = tff.federated_map(self._client_mask,
+                                 (update, weight, material))
     summed = tff.federated_sum(masked)
     mean, measurements = tff.federated_map(self._server_unmask,
                                            (summed, state))

@@ -5,7 +5,8 @@ SecAgg (`process.secagg`), this wrapper runs the protocol's key exchange
 among them (`secagg_protocol`, seeded by the run's --seed and the round),
 leaves out the clients that drop after it, gives each survivor its mask seeds
 as the last part of its input, and puts the server's unmasking rows in the
-aggregator state the TFF round reads. The round's metrics gain the
+aggregator state the TFF round reads (with distributed DP, also the round's
+rotation seed, drawn from the same seed). The round's metrics gain the
 protocol's counts and traffic.
 """
 
@@ -15,8 +16,11 @@ from typing import Any
 
 import tensorflow_federated as tff
 
-# Separates the protocol's generators from the run's others of a round.
+from tff_lstm.aggregation import masked
+
+# Separate the protocol's generators from the run's others of a round.
 _PROTOCOL_STREAM = 25
+_ROTATION_STREAM = 26  # distributed DP's random rotation (public)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +49,11 @@ class MaskedRoundsProcess:
         [data.clients[i] for i in keys.survivors], keys.client_seeds,
         keys.client_signs)):
       inputs.append((position, *client[1:], (seeds, signs)))
-    state = state._replace(aggregator=self._settings.state_for(keys))
+    rotation = (masked.rotation_seed(
+        [self._seed, data.round_num, _ROTATION_STREAM])
+                if self._settings.distributed_dp is not None else None)
+    state = state._replace(aggregator=self._settings.state_for(keys,
+                                                               rotation))
     output = self._process.next(state, inputs)
     metrics = dict(output.metrics)
     aggregator = dict(metrics.get('aggregator') or {})
