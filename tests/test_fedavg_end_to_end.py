@@ -1,8 +1,6 @@
 """One FedAvg round of a Keras LSTM through TFF end to end (the stack works)."""
 
 import numpy as np
-import pytest
-import tensorflow as tf
 import tensorflow_federated as tff
 
 from tff_lstm.algorithms import fedavg

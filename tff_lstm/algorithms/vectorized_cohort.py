@@ -21,7 +21,7 @@ the stacked updates is that client's (see `indexed_client_data`).
 """
 
 import collections
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Optional
 
 import numpy as np

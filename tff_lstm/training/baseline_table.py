@@ -8,7 +8,6 @@ better), a classifier by accuracy; each trained run is marked by whether it
 beats the best baseline on the headline metric. No TensorFlow: quick.
 """
 
-import json
 import os
 from collections.abc import Sequence
 
