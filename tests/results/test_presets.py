@@ -39,7 +39,8 @@ print(json.dumps(results))
 
 def _federated_pairs():
   pairs = []
-  for flags_dir in sorted(glob.glob(os.path.join(_ROOT, 'results', '*', 'flags'))):
+  for flags_dir in sorted(glob.glob(
+      os.path.join(_ROOT, 'results', '**', 'flags'), recursive=True)):
     common = os.path.join(flags_dir, 'common.flags')
     for method in sorted(glob.glob(os.path.join(flags_dir, '*.flags'))):
       if method != common and not method.endswith('centralized.flags'):
@@ -48,7 +49,8 @@ def _federated_pairs():
 
 
 def test_every_preset_starts_with_a_comment_saying_what_it_is():
-  presets = glob.glob(os.path.join(_ROOT, 'results', '*', 'flags', '*.flags'))
+  presets = glob.glob(os.path.join(_ROOT, 'results', '**', 'flags', '*.flags'),
+                      recursive=True)
   assert len(presets) >= 20
   for path in presets:
     with open(path) as f:
