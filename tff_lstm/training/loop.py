@@ -40,8 +40,8 @@ class LoopConfig:
   personalization_epochs: int = 1
   personalization_learning_rate: float = 0.1
   personalization_batch_size: int = 4
-  # The vectorized cohort's worker grows 1-2 MB a round on the Shakespeare
-  # round, as TFF's sequential path does (make bench-memory; it was about
+  # The vectorized cohort's worker grows 1.5-3 MB a round on the Shakespeare
+  # round, about as TFF's sequential path does (make bench-memory; it was about
   # 19 MB before the clients' datasets were read with `reduce`); a fresh
   # worker every this many rounds bounds what remains for a second or two of
   # restart and retracing. 0: never.
