@@ -35,7 +35,6 @@ from tff_lstm.algorithms import cohort_loss
 from tff_lstm.algorithms import cohort_model
 from tff_lstm.algorithms import indexed_process
 
-_MAX_BATCHES = 2**31 - 1
 # Stacked recurrent kernels beyond this stop fitting in cache and every
 # timestep streams them from memory (half the 32 MiB L3 of our machines).
 CACHE_BUDGET_BYTES = 16 * 2**20
@@ -84,17 +83,39 @@ def _pad_rows(x, rows):
 
 def _client_tensors(index, dataset, batch_size, client_state=None):
   """One client's batches as [S, B, T] arrays (short batches padded), and its
-  state kept across rounds as [1, ...] (stateful algorithms)."""
+  state kept across rounds as [1, ...] (stateful algorithms).
+
+  The batches are gathered by `Dataset.reduce`, not `get_single_element`. The
+  worker receives each client's dataset as a serialized graph, so its
+  functions (the task's preprocessing) are new in every call, and TF 2.14's
+  single-element kernel never releases the functions it instantiates
+  (`ReduceDataset` does: it iterates with a function handle cache). With
+  `get_single_element` here the worker kept about 1.8 MB per client per round.
+  Without tf.data's default optimizations: `reduce` would rewrite the
+  client's pipeline with them in every call, which cost more than the
+  training steps of a small round.
+  """
+  options = tf.data.Options()
+  options.experimental_optimization.apply_default_optimizations = False
+  dataset = dataset.with_options(options)
   x_spec, y_spec = dataset.element_spec
-  padded = dataset.map(lambda x, y: (_pad_rows(x, batch_size),
-                                     _pad_rows(y, batch_size),
-                                     tf.shape(x)[0]))
-  empty = tf.data.Dataset.from_tensors((
-      tf.zeros([0, batch_size] + x_spec.shape[1:], x_spec.dtype),
-      tf.zeros([0, batch_size] + y_spec.shape[1:], y_spec.dtype),
-      tf.zeros([0], tf.int32)))
-  x, y, rows = padded.batch(_MAX_BATCHES).concatenate(empty).take(
-      1).get_single_element()
+
+  def array(dtype, element_shape):
+    return tf.TensorArray(dtype, size=0, dynamic_size=True,
+                          element_shape=element_shape)
+
+  def append(arrays, batch):
+    xs, ys, rows = arrays
+    x, y = batch
+    return (xs.write(xs.size(), _pad_rows(x, batch_size)),
+            ys.write(ys.size(), _pad_rows(y, batch_size)),
+            rows.write(rows.size(), tf.shape(x)[0]))
+
+  xs, ys, rows = dataset.reduce(
+      (array(x_spec.dtype, [batch_size] + x_spec.shape[1:]),
+       array(y_spec.dtype, [batch_size] + y_spec.shape[1:]),
+       array(tf.int32, [])), append)
+  x, y, rows = xs.stack(), ys.stack(), rows.stack()
   tensors = collections.OrderedDict(
       index=tf.reshape(tf.cast(index, tf.int32), [1]),
       num_batches=tf.shape(rows)[:1], x=x, y=y, rows=rows)

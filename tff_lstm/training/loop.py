@@ -40,10 +40,11 @@ class LoopConfig:
   personalization_epochs: int = 1
   personalization_learning_rate: float = 0.1
   personalization_batch_size: int = 4
-  # The vectorized cohort's worker grows about 19 MB a round on the
-  # Shakespeare round (cause not yet found; TFF's sequential path about
-  # 1.6 MB: make bench-memory); a fresh worker every this many rounds bounds
-  # that for a second or two of restart and retracing. 0: never.
+  # The vectorized cohort's worker grows 1.5-3 MB a round on the Shakespeare
+  # round, about as TFF's sequential path does (make bench-memory; it was about
+  # 19 MB before the clients' datasets were read with `reduce`); a fresh
+  # worker every this many rounds bounds what remains for a second or two of
+  # restart and retracing. 0: never.
   rounds_per_worker_restart: int = 100
 
   def __post_init__(self):
