@@ -189,7 +189,7 @@ def test_a_ring_too_narrow_is_refused_naming_the_flag(kwargs, n, match):
     (dict(secure_bits=16), '--secure_bits sets the SecAgg field'),
     (dict(dp_mechanism='gaussian_fixed', dp_noise_multiplier=0.1,
           dp_clip=1.0, compression_bits=8),
-     'each client\'s own min and max'),
+     'set the width with --secure_bits'),
 ])
 def test_bad_combinations_are_refused(kwargs, match):
   with pytest.raises(ValueError, match=match):

@@ -394,6 +394,42 @@ def test_masked_distributed_dp_records_the_simulated_paths_epsilon(
       'distributed DP (discrete noise, masked SecAgg in the 18-bit ring')
 
 
+def test_masked_compression_trains_and_reports_its_bytes(
+    shakespeare_cache_dir, tmp_path):
+  """Two rounds of masked SecAgg with 12-bit compression: the protocol's
+  counts, the bytes of the ring elements, no epsilon (no DP)."""
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=c',
+               '--total_rounds=2', '--clients_per_round=4',
+               '--client_weighting=uniform', '--secure_aggregation=masked',
+               '--compression', '--compression_bits=12', '--hadamard',
+               '--compression_clip=2'),
+      capture_output=True, text=True, timeout=600)
+  assert run.returncode == 0, run.stderr[-3000:]
+  rows = outputs.read_metrics_csv(tmp_path / 'c')
+  assert [int(r['round']) for r in rows][-2:] == [1, 2]
+  for row in rows[1:]:
+    assert float(row['aggregator/secagg_survivors']) == 4
+    assert float(row['aggregator/l2_clip']) == 2
+    padded = float(row['aggregator/padded_dim'])
+    assert float(row['aggregator/client_to_server_bytes']) == (
+        4 * padded * 12 / 8)
+    # 32-bit floats against 12 bits a padded coordinate (the padding to a
+    # power of 2 takes back part of the 32 / 12).
+    plain = float(row['aggregator/uncompressed_bytes'])
+    assert plain > 4 * padded / 2 * 4
+    assert float(row['aggregator/compression_ratio']) == pytest.approx(
+        plain / float(row['aggregator/client_to_server_bytes']))
+    assert float(row['aggregator/compression_ratio']) > 1
+    assert np.isfinite(float(row['client_work/train/loss']))
+    assert 'privacy/epsilon' not in row or not row['privacy/epsilon']
+  record = json.loads((tmp_path / 'c' / 'hparams.json').read_text())
+  assert record['compression_clip'] == 2
+  assert record['aggregation'].startswith(
+      'secure uniform mean of compressed updates (masked SecAgg in the '
+      '12-bit ring')
+
+
 def test_masked_distributed_dp_with_a_ring_too_narrow_is_refused(
     shakespeare_cache_dir, tmp_path):
   run = subprocess.run(

@@ -37,6 +37,10 @@ COMPRESSION_BITS_RANGE = (1, 16)
 SECURE_BITS_RANGE = (1, 22)
 DEFAULT_SECURE_BITS = 20  # tff.learning.ddp_secure_aggregator's default
 DEFAULT_COMPRESSION_THRESHOLD = 20000  # TFF's quantize_above_threshold default
+# Masked compression's L2 clip, the range shared by all clients: about the
+# median update norm of the Shakespeare runs (the adaptive clip's estimate,
+# results/privacy/epsilon).
+DEFAULT_COMPRESSION_CLIP = 1.0
 
 
 def _is_number(x) -> bool:
@@ -86,8 +90,15 @@ class AggregationConfig:
     secure_bits: DP + secure aggregation: SecAgg field bit-width (default 20;
       masked: the ring of DDP's values and of the masks).
     compression_bits: uniform quantization bit-width of updates; None: off.
+      With 'masked' secure aggregation (no DP): the width b of the ring
+      2^b each coordinate is sent in (masked_compression: DDP's chain
+      without noise).
+    compression_clip: masked compression only: the L2 norm each client's
+      update is clipped to, which fixes the range shared by all clients
+      (default 1).
     compression_threshold: only tensors with more elements are quantized.
-    hadamard: random Hadamard rotation before quantizing (needs compression).
+    hadamard: random Hadamard rotation before quantizing (needs compression;
+      masked compression always rotates, so it needs it set).
     robust: zeroing of enormous updates plus adaptive norm clipping (with DP
       or the trimmed mean: zeroing only); non-finite updates are zeroed by
       TFF's client work regardless. Off by default, as in TFF's
@@ -115,6 +126,7 @@ class AggregationConfig:
   secagg_bound: Optional[float] = None
   compression_bits: Optional[int] = None
   compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD
+  compression_clip: Optional[float] = None
   hadamard: bool = False
   robust: bool = False
   trimmed_mean_fraction: Optional[float] = None
@@ -234,6 +246,10 @@ class AggregationConfig:
                        'gaussian_fixed / gaussian_adaptive.')
 
   def _check_compression(self):
+    if self.compression_clip is not None and not self.masked_compression:
+      raise ValueError('--compression_clip is the shared range of masked '
+                       'compression: it needs --secure_aggregation=masked '
+                       '--compression (without --dp_mechanism).')
     if self.compression_bits is None:
       if self.hadamard:
         raise ValueError('--hadamard rotates updates before quantizing them: '
@@ -246,15 +262,28 @@ class AggregationConfig:
     if self.compression_threshold < 0:
       raise ValueError('--compression_threshold must be >= 0, got '
                        f'{self.compression_threshold}.')
-    if self.secure_enabled:
-      raise ValueError('--compression cannot feed --secure_aggregation: its '
-                       'quantization uses each client\'s own min and max, '
-                       'which the server needs in the clear to decode that '
-                       'client alone, so quantized values of different '
-                       'clients cannot be added in a ring. Secure aggregation '
-                       'already sends quantized integers of a range shared by '
-                       'all clients (with DP, after a rotation, set their '
-                       'width with --secure_bits).')
+    if self.secure_aggregation == 'masked' and self.dp_enabled:
+      raise ValueError('--compression with --secure_aggregation=masked and '
+                       '--dp_mechanism: distributed DP already sends each '
+                       'coordinate as --secure_bits bits of its ring, after '
+                       'a rotation; set the width with --secure_bits instead.')
+    if self.secure_aggregation == 'simulated':
+      raise ValueError('--compression cannot feed --secure_aggregation='
+                       'simulated: its quantization uses each client\'s own '
+                       'min and max, which the server needs in the clear to '
+                       'decode that client alone, so quantized values of '
+                       'different clients cannot be added in a ring. Use '
+                       '--secure_aggregation=masked --compression (a range '
+                       'shared by all clients, --compression_clip), or with '
+                       'DP set the ring\'s width with --secure_bits.')
+    if self.masked_compression:
+      if not self.hadamard:
+        raise ValueError('--secure_aggregation=masked --compression always '
+                         'rotates the update (Hadamard) before rounding it '
+                         'into the ring: add --hadamard.')
+      clip = self.compression_clip
+      if clip is not None and (not _is_number(clip) or clip <= 0):
+        raise ValueError(f'--compression_clip must be > 0, got {clip}.')
     if self.dp_enabled:
       raise ValueError('--compression after DP clipping can raise the update '
                        'norm the privacy accounting assumes; use '
@@ -294,6 +323,11 @@ class AggregationConfig:
                        'path without DP; with --dp_mechanism the update is '
                        'clipped in L2 norm to --dp_clip and scaled into '
                        '--secure_bits instead.')
+    if self.compression_bits is not None and self.secagg_bound is not None:
+      raise ValueError('--secagg_bound clips the coordinates of the masked '
+                       'path\'s 32-bit quantization; with --compression the '
+                       'update is clipped in L2 norm to --compression_clip '
+                       'and scaled into --compression_bits instead.')
     if self.robust_enabled:
       raise ValueError('--robust_aggregation estimates its bounds from '
                        'per-client norms outside the masked sum; it cannot be '
@@ -329,10 +363,19 @@ class AggregationConfig:
           clip=float(self.dp_clip),
           bits=self.secure_bits or DEFAULT_SECURE_BITS)
       masked_ddp.check_ring(ddp.bits, clients_per_round)
+    elif self.masked_compression:
+      # DDP's chain without noise: rotate, clip, round into the 2^b ring.
+      ddp = masked_ddp.DistributedDp(
+          noise_multiplier=0.0, clip=float(self.compression_clip
+                                           or DEFAULT_COMPRESSION_CLIP),
+          bits=self.compression_bits)
+      masked_ddp.check_ring(ddp.bits, clients_per_round,
+                            flag='--compression_bits')
     return masked.MaskedSecureMean(
         clients_per_round=clients_per_round, neighbors=neighbors,
         threshold=threshold, dropout_rate=rate,
-        bound=self.secagg_bound or DEFAULT_SECAGG_BOUND, distributed_dp=ddp)
+        bound=self.secagg_bound or DEFAULT_SECAGG_BOUND, distributed_dp=ddp,
+        compressed=self.masked_compression)
 
   @property
   def secure_enabled(self) -> bool:
@@ -343,9 +386,17 @@ class AggregationConfig:
     return self.dp_mechanism != 'off'
 
   @property
+  def masked_compression(self) -> bool:
+    """Masked SecAgg without DP, its updates rounded into a 2^b ring."""
+    return (self.secure_aggregation == 'masked' and not self.dp_enabled
+            and self.compression_bits is not None)
+
+  @property
   def requires_uniform_weighting(self) -> bool:
-    """DP and the trimmed mean count every client's update once."""
-    return self.dp_enabled or self.trimmed_mean_fraction is not None
+    """DP, the trimmed mean and masked compression (the DDP chain, an
+    unweighted mean) count every client's update once."""
+    return (self.dp_enabled or self.trimmed_mean_fraction is not None
+            or self.masked_compression)
 
   @property
   def robust_enabled(self) -> bool:
@@ -356,6 +407,12 @@ class AggregationConfig:
     if weighting not in CLIENT_WEIGHTINGS:
       raise ValueError(f'Unknown client weighting {weighting!r}; valid: '
                        f'{", ".join(CLIENT_WEIGHTINGS)}.')
+    if self.masked_compression and weighting != 'uniform':
+      raise ValueError(
+          '--secure_aggregation=masked --compression averages clients '
+          'uniformly (each client\'s clipped update, rounded into the ring, '
+          'counts once; the ring has no room for example weights): set '
+          '--client_weighting=uniform.')
     if self.requires_uniform_weighting and weighting != 'uniform':
       setting = (f'--dp_mechanism={self.dp_mechanism}' if self.dp_enabled else
                  f'--trimmed_mean_fraction={self.trimmed_mean_fraction}')
@@ -455,6 +512,19 @@ def describe_aggregation(config: AggregationConfig,
   elif config.homomorphic_enabled:
     steps.append(f'{mean} of CKKS-encrypted updates summed by the server '
                  f'({config.ckks_parameters.describe()})')
+  elif config.masked_compression:
+    rate = config.secagg_dropout_rate or 0.0
+    k, t = config.secagg_neighbors, config.secagg_threshold
+    if clients_per_round is not None:
+      settings = config.masked_settings(clients_per_round)
+      k, t = settings.neighbors, settings.threshold
+    clip = config.compression_clip or DEFAULT_COMPRESSION_CLIP
+    steps.append(
+        f'secure uniform mean of compressed updates (masked SecAgg in the '
+        f'{config.compression_bits}-bit ring: Hadamard-rotated, clip '
+        f'{clip:g}, rounded stochastically, no noise; key graph of '
+        f'{_or_default(k)} neighbours, threshold {_or_default(t)}, dropout '
+        f'rate {rate:g})')
   elif config.secure_aggregation == 'masked':
     rate = config.secagg_dropout_rate or 0.0
     k, t = config.secagg_neighbors, config.secagg_threshold

@@ -76,8 +76,14 @@ def define_aggregation_flags(
   flags.DEFINE_bool(
       'compression', False, 'Quantize client-to-server updates (bytes are '
       'reported in the aggregator metrics).', **fv)
-  flags.DEFINE_integer('compression_bits', 8,
-                       '--compression: bits per coordinate, 1..16.', **fv)
+  flags.DEFINE_integer(
+      'compression_bits', 8, '--compression: bits per coordinate, 1..16 '
+      '(with --secure_aggregation=masked: the width of the ring each '
+      'coordinate is sent in).', **fv)
+  flags.DEFINE_float(
+      'compression_clip', None, '--secure_aggregation=masked --compression: '
+      'L2 norm each client update is clipped to, the range shared by all '
+      f'clients (default {config_lib.DEFAULT_COMPRESSION_CLIP:g}).', **fv)
   flags.DEFINE_integer(
       'compression_threshold', config_lib.DEFAULT_COMPRESSION_THRESHOLD,
       '--compression: only tensors with more elements are quantized.', **fv)
@@ -165,9 +171,15 @@ def aggregation_config_from_flags(
   """The parsed flags as a validated config (ValueError on nonsense)."""
   f = flag_values
   if not f.compression:
-    for name in ('compression_bits', 'compression_threshold'):
+    for name in ('compression_bits', 'compression_threshold',
+                 'compression_clip'):
       if f[name].present:
         raise ValueError(f'--{name} needs --compression.')
+  elif (f.secure_aggregation == 'masked'
+        and f['compression_threshold'].present):
+    raise ValueError('--compression_threshold applies to the unmasked '
+                     'compression; --secure_aggregation=masked --compression '
+                     'rounds every coordinate into the ring.')
   ckks_params = None
   if f.homomorphic_encryption == 'ckks':
     try:
@@ -199,6 +211,7 @@ def aggregation_config_from_flags(
       trimmed_mean_fraction=f.trimmed_mean_fraction,
       compression_bits=f.compression_bits if f.compression else None,
       compression_threshold=f.compression_threshold,
+      compression_clip=f.compression_clip if f.compression else None,
       hadamard=f.hadamard,
       robust=f.robust_aggregation,
       homomorphic_encryption=f.homomorphic_encryption,

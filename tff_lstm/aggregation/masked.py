@@ -16,7 +16,11 @@ own key material. So masked SecAgg is built from three parts instead:
 
 With DP ('gaussian_fixed'), the client runs distributed DP's client steps
 before masking and the server its server steps after unmasking, in DDP's
-ring of 2^secure_bits (`masked_ddp`).
+ring of 2^secure_bits (`masked_ddp`). With compression and no DP, the same
+chain runs with no noise in a ring of 2^compression_bits: a rotation, an L2
+clip that fixes a range shared by all clients, and stochastic rounding, the
+compression that composes with a modular sum (Kairouz et al. 2021, Chen et
+al. 2022); each coordinate travels as b bits.
 
 The vectorized cohort (algorithms/vectorized_cohort.py) composes these in
 its round; `training/masked_rounds.py` runs the key rounds and fills the
@@ -54,6 +58,9 @@ class MaskedSecureMean:
   # With DP: distributed DP's client steps before masking, its server steps
   # after unmasking, in its ring of 2^bits (masked_ddp).
   distributed_dp: Optional[masked_ddp.DistributedDp] = None
+  # Compression without DP: `distributed_dp` has noise 0 and its bits are
+  # --compression_bits; the round reports the bytes sent.
+  compressed: bool = False
 
   @property
   def bits(self) -> int:
@@ -207,9 +214,23 @@ def _ddp_round_computations(settings: MaskedSecureMean, delta_type):
                                         tf.float32),
         actual_num_clients=state['survivors'],
         padded_dim=tf.constant(params.padded_dim, tf.int32))
+    if settings.compressed:
+      measurements.update(compression_bytes(params, state['survivors']))
     return mean, measurements
 
   return client_mask, server_unmask, initial_state
+
+
+def compression_bytes(params: masked_ddp.Parameters, survivors):
+  """The compression path's byte counts for `survivors` clients: each sends
+  its padded vector as `bits`-bit ring elements, against float32 updates."""
+  survivors = tf.cast(survivors, tf.int64)
+  sent = survivors * ((params.padded_dim * params.bits + 7) // 8)
+  plain = survivors * (params.dim * 4)
+  return collections.OrderedDict(
+      client_to_server_bytes=sent, uncompressed_bytes=plain,
+      compression_ratio=tf.cast(plain, tf.float32) / tf.cast(
+          tf.maximum(sent, 1), tf.float32))
 
 
 @dataclasses.dataclass

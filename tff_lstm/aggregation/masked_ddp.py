@@ -28,6 +28,12 @@ simulated path's, and so is the accounting. One difference: each client's
 noise share is sized for the clients that survive a round (`n - d` with
 `--secagg_dropout_rate`), so that the survivors' shares still add up to the
 central noise the accountant assumes.
+
+With noise 0 and the ring of --compression_bits, the same chain is masked
+SecAgg's compression (no DP): rotation, an L2 clip fixing a range shared by
+all clients, stochastic rounding and the modular wrap. The Skellam step then
+adds 0, and TFF's scale heuristic stays finite (its denominator is the clip
+term alone).
 """
 
 import dataclasses
@@ -52,20 +58,26 @@ def wrap_stddevs() -> float:
   return distributed_dp._clip_prob_to_num_stddevs(MODCLIP_PROB)  # pylint: disable=protected-access
 
 
-def check_ring(bits: int, clients_per_round: int) -> None:
-  """TFF's checks of the ring 2^bits for n clients, naming the flags."""
+def check_ring(bits: int, clients_per_round: int,
+               flag: str = '--secure_bits') -> None:
+  """TFF's checks of the ring 2^bits for n clients, naming the flags.
+
+  The second is what `_heuristic_scale_factor` needs for a scale above 0:
+  with or without noise, the rounding of n clients adds variance n/4 per
+  coordinate of the sum, and the ring must hold k stddevs of it.
+  """
   n = clients_per_round
   if 2**bits < n:
-    raise ValueError(f'--secure_bits={bits} cannot hold the sum of {n} '
+    raise ValueError(f'{flag}={bits} cannot hold the sum of {n} '
                      f'clients: use at least {math.ceil(math.log2(n))}.')
   k = wrap_stddevs()
-  if 2**(2 * bits) < n * k**2:
-    need = math.ceil(math.log2(n * k**2) / 2)
+  if 2**(2 * bits) <= n * k**2:
+    need = math.floor(math.log2(n * k**2) / 2) + 1
     raise ValueError(
-        f'--secure_bits={bits} is too narrow for --clients_per_round={n}: '
+        f'{flag}={bits} is too narrow for --clients_per_round={n}: '
         f'the ring 2^{bits} must hold {k:.2f} standard deviations of the sum '
-        f'of {n} noisy values (TFF\'s modular-wrap bound); use at least '
-        f'{need}.')
+        f'of {n} rounded (and noised) values (TFF\'s modular-wrap bound); '
+        f'use at least {need}.')
 
 
 @dataclasses.dataclass(frozen=True)
