@@ -1,7 +1,11 @@
 """Aggregation test fixtures: a tiny task on real data."""
 
+import numpy as np
 import pytest
 import tensorflow_federated as tff
+
+from tff_lstm.aggregation import masked
+from tff_lstm.aggregation import masked_ddp
 
 from tff_lstm.tasks import model_config
 from tff_lstm.tasks import shakespeare_char
@@ -30,3 +34,31 @@ def char_datasets(char_task):
         data.train_data.create_tf_dataset_for_client(c)) for c in ids]
 
   return datasets
+
+
+@pytest.fixture(scope='session')
+def assert_server_saw_only_masks():
+  """Checks what a masked-DDP round handed the server: one vector per
+  survivor, uniform in the 2^bits ring and unrelated to the encoded update it
+  hides, their plain sum, and unmasking shares that reveal self-mask seeds
+  ('b') of survivors only."""
+
+  def check(view, params, updates, survivors, seed):
+    modulus = 2**params.bits
+    rotation = masked.rotation_seed(seed)
+    for position, client in enumerate(survivors):
+      hidden = masked_ddp.client_encode(updates[client], params, rotation,
+                                        [0, position]).numpy()
+      sent = np.asarray(view.masked_inputs[position])
+      assert sent.shape == (params.padded_dim,)
+      assert sent.min() >= 0 and sent.max() < modulus
+      assert abs(np.corrcoef(sent, hidden)[0, 1]) < 5 / np.sqrt(sent.size)
+      assert abs(sent.mean() / modulus - 0.5) < 0.05
+    np.testing.assert_array_equal(view.masked_sum,
+                                  np.sum(view.masked_inputs, axis=0))
+    for _, kind, payload in view.protocol_messages:
+      if kind == 'unmasking_shares':
+        assert all((owner in survivors) == (k == 'b')
+                   for owner, (k, _) in payload.items())
+
+  return check

@@ -12,7 +12,6 @@ import pytest
 from tff_lstm.aggregation import config as config_lib
 from tff_lstm.aggregation import flags as aggregation_flags
 from tff_lstm.aggregation import masked
-from tff_lstm.aggregation import masked_ddp
 
 _SHAPES = [(30, 20), (24,)]  # 624 values, padded to 1024 for the rotation
 _DIM = sum(int(np.prod(s)) for s in _SHAPES)
@@ -91,7 +90,7 @@ def test_the_clip_fixes_the_shared_range(federated_runtime):
 
 
 def test_dropouts_up_to_n_minus_t_recover_and_the_server_sees_only_masks(
-    federated_runtime):
+    federated_runtime, assert_server_saw_only_masks):
   n, bits, dropped = 6, 10, [1, 4, 5]  # n - t = 3 with t = 3
   settings = _config(bits, secagg_neighbors=5,
                      secagg_threshold=3).masked_settings(n)
@@ -105,22 +104,7 @@ def test_dropouts_up_to_n_minus_t_recover_and_the_server_sees_only_masks(
   assert np.linalg.norm(_flat(mean) - want) < _rounding_bound(params, 3)
   assert int(measurements['secagg_survivors']) == 3
   assert int(measurements['client_to_server_bytes']) == 3 * 1024 * bits // 8
-  modulus = 2**bits
-  rotation = masked.rotation_seed([7, 3])
-  for p, i in enumerate(survivors):
-    hidden = masked_ddp.client_encode(updates[i], params, rotation,
-                                      [0, p]).numpy()
-    sent = np.asarray(view.masked_inputs[p])
-    assert sent.shape == (params.padded_dim,)
-    assert sent.min() >= 0 and sent.max() < modulus
-    assert abs(np.corrcoef(sent, hidden)[0, 1]) < 5 / np.sqrt(sent.size)
-    assert abs(sent.mean() / modulus - 0.5) < 0.05
-  np.testing.assert_array_equal(view.masked_sum,
-                                np.sum(view.masked_inputs, axis=0))
-  for _, kind, payload in view.protocol_messages:
-    if kind == 'unmasking_shares':
-      assert all((owner in survivors) == (k == 'b')
-                 for owner, (k, _) in payload.items())
+  assert_server_saw_only_masks(view, params, updates, survivors, [7, 3])
 
 
 @pytest.mark.parametrize('bits,n,match', [

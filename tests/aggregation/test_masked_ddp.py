@@ -9,7 +9,6 @@ from tensorflow_federated.python.aggregators import distributed_dp
 
 from tff_lstm.aggregation import config as config_lib
 from tff_lstm.aggregation import masked
-from tff_lstm.aggregation import masked_ddp
 from tff_lstm.algorithms import fedavg
 from tff_lstm.algorithms import learning_process
 from tff_lstm.algorithms import optimizers
@@ -124,7 +123,7 @@ def test_the_noise_of_the_sum_is_the_mechanisms(federated_runtime, n, kwargs):
 
 
 def test_dropouts_up_to_n_minus_t_recover_and_the_server_sees_only_masks(
-    federated_runtime):
+    federated_runtime, assert_server_saw_only_masks):
   n, clip, dropped = 6, 1.0, [1, 4, 5]  # n - t = 3 with t = 3
   settings = _config('masked', 0.0, secagg_neighbors=5,
                      secagg_threshold=3).masked_settings(n)
@@ -138,24 +137,7 @@ def test_dropouts_up_to_n_minus_t_recover_and_the_server_sees_only_masks(
   assert np.linalg.norm(_flat(mean) - want) < _quantization_tolerance(
       params, len(survivors))
   assert int(measurements['secagg_survivors']) == 3
-  # The server is handed vectors uniform in DDP's ring, unrelated to the
-  # encoded updates they hide, and their sum.
-  modulus = 2**settings.bits
-  rotation = masked.rotation_seed([7, 3])
-  for p, i in enumerate(survivors):
-    hidden = masked_ddp.client_encode(updates[i], params, rotation,
-                                      [0, p]).numpy()
-    sent = np.asarray(view.masked_inputs[p])
-    assert sent.shape == (params.padded_dim,)
-    assert sent.min() >= 0 and sent.max() < modulus
-    assert abs(np.corrcoef(sent, hidden)[0, 1]) < 5 / np.sqrt(sent.size)
-    assert abs(sent.mean() / modulus - 0.5) < 0.05
-  np.testing.assert_array_equal(view.masked_sum,
-                                np.sum(view.masked_inputs, axis=0))
-  for _, kind, payload in view.protocol_messages:
-    if kind == 'unmasking_shares':
-      assert all((owner in survivors) == (k == 'b')
-                 for owner, (k, _) in payload.items())
+  assert_server_saw_only_masks(view, params, updates, survivors, [7, 3])
 
 
 @pytest.mark.parametrize('kwargs,n,match', [

@@ -490,14 +490,8 @@ def describe_aggregation(config: AggregationConfig,
             else f'clip {config.dp_clip:g}')
     bits = config.secure_bits or DEFAULT_SECURE_BITS
     if config.secure_aggregation == 'masked':
-      rate = config.secagg_dropout_rate or 0.0
-      k, t = config.secagg_neighbors, config.secagg_threshold
-      if clients_per_round is not None:
-        settings = config.masked_settings(clients_per_round)
-        k, t = settings.neighbors, settings.threshold
       kind = (f'distributed DP (discrete noise, masked SecAgg in the '
-              f'{bits}-bit ring: key graph of {_or_default(k)} neighbours, '
-              f'threshold {_or_default(t)}, dropout rate {rate:g})')
+              f'{bits}-bit ring: {_key_graph(config, clients_per_round)})')
     elif config.secure_enabled:
       kind = f'distributed DP (discrete noise, SecAgg {bits} bits)'
     else:
@@ -513,28 +507,16 @@ def describe_aggregation(config: AggregationConfig,
     steps.append(f'{mean} of CKKS-encrypted updates summed by the server '
                  f'({config.ckks_parameters.describe()})')
   elif config.masked_compression:
-    rate = config.secagg_dropout_rate or 0.0
-    k, t = config.secagg_neighbors, config.secagg_threshold
-    if clients_per_round is not None:
-      settings = config.masked_settings(clients_per_round)
-      k, t = settings.neighbors, settings.threshold
     clip = config.compression_clip or DEFAULT_COMPRESSION_CLIP
     steps.append(
         f'secure uniform mean of compressed updates (masked SecAgg in the '
         f'{config.compression_bits}-bit ring: Hadamard-rotated, clip '
-        f'{clip:g}, rounded stochastically, no noise; key graph of '
-        f'{_or_default(k)} neighbours, threshold {_or_default(t)}, dropout '
-        f'rate {rate:g})')
+        f'{clip:g}, rounded stochastically, no noise; '
+        f'{_key_graph(config, clients_per_round)})')
   elif config.secure_aggregation == 'masked':
-    rate = config.secagg_dropout_rate or 0.0
-    k, t = config.secagg_neighbors, config.secagg_threshold
-    if clients_per_round is not None:
-      settings = config.masked_settings(clients_per_round)
-      k, t = settings.neighbors, settings.threshold
     steps.append(
-        f'secure {mean} (masked SecAgg: pairwise X25519 masks on a key graph '
-        f'of {_or_default(k)} neighbours, threshold {_or_default(t)}, '
-        f'dropout rate {rate:g}, clip '
+        f'secure {mean} (masked SecAgg: pairwise X25519 masks on a '
+        f'{_key_graph(config, clients_per_round)}, clip '
         f'{config.secagg_bound or DEFAULT_SECAGG_BOUND:g}, 32-bit '
         'quantization)')
   elif config.secure_enabled:
@@ -553,6 +535,17 @@ def describe_aggregation(config: AggregationConfig,
 
 def _or_default(value) -> str:
   return 'default' if value is None else str(value)
+
+
+def _key_graph(config, clients_per_round) -> str:
+  """The masked protocol's key graph as resolved for the cohort, if known."""
+  k, t = config.secagg_neighbors, config.secagg_threshold
+  if clients_per_round is not None:
+    settings = config.masked_settings(clients_per_round)
+    k, t = settings.neighbors, settings.threshold
+  return (f'key graph of {_or_default(k)} neighbours, threshold '
+          f'{_or_default(t)}, dropout rate '
+          f'{config.secagg_dropout_rate or 0.0:g}')
 
 
 def _dp_aggregator(config, clients_per_round):
