@@ -18,6 +18,7 @@ would start the other tree's worker.
       --trees=before=/tmp/before,after=/tmp/after --output=/tmp/ab.json
 """
 
+import datetime
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ import tempfile
 from absl import app
 from absl import flags
 
+import report
 import round_data
 import round_speed
 
@@ -80,6 +82,8 @@ def main(argv):
   trees = parse_trees(_TREES.value)
   rounds = flags.FLAGS.rounds  # round_speed's flag
   results = {'command': ' '.join(sys.argv), 'rounds': rounds,
+             'date': datetime.date.today().isoformat(),
+             'cpu': report.cpu_description(), 'cpus': os.cpu_count(),
              'pythons': {name: tree_python(path)
                          for name, path in trees.items()}}
   with tempfile.TemporaryDirectory() as tmp:

@@ -11,7 +11,10 @@ report gives the median of those per-round ratios and how many rounds each
 won, which one slow stretch of the machine cannot tip the way it can tip a
 ratio of two medians. Peak memory is the largest sum of resident memory
 over a configuration's process and all its children (TFF's worker included),
-sampled every 50 ms. The JSON also records the database's content hash and
+sampled every 50 ms; the peak of its anonymous part (resident memory less the
+pages mapped from files, mostly TensorFlow's shared libraries and the
+worker's binary, which the page cache holds once however many processes map
+them) is recorded beside it. The JSON also records the database's content hash and
 every round's sequences per client (`sequences`), which tie the timings to
 the rounds they timed.
 
@@ -71,6 +74,7 @@ class Config:
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env=env, cwd=cwd or os.getcwd())
     self.peak_rss = 0
+    self.peak_anon = 0
     self.seconds = []
     self.info = self._read()
     self._sampling = True
@@ -89,8 +93,11 @@ class Config:
     while self._sampling:
       try:
         procs = [root] + root.children(recursive=True)
-        rss = sum(p.memory_info().rss for p in procs)
-        self.peak_rss = max(self.peak_rss, rss)
+        infos = [p.memory_info() for p in procs]
+        self.peak_rss = max(self.peak_rss, sum(i.rss for i in infos))
+        # `shared` is RssFile + RssShmem on Linux.
+        self.peak_anon = max(self.peak_anon,
+                             sum(i.rss - i.shared for i in infos))
       except psutil.Error:
         pass
       time.sleep(0.05)
@@ -114,6 +121,7 @@ class Config:
             'first_round_s': self.seconds[0],
             'round_s': self.seconds,
             'peak_rss_mb': round(self.peak_rss / 2**20, 1),
+            'peak_anon_mb': round(self.peak_anon / 2**20, 1),
             **{k: v for k, v in self.info.items() if k != 'ready'}}
 
 
@@ -198,11 +206,14 @@ def _write(results, out_dir, command):
   if 'real' in results:
     lines += ['', 'Real round: 10 clients drawn as run_federated.py draws them, '
               'all their data (skewed sizes).', '',
-              '| configuration | median s/round | first round s | peak RSS MB |',
-              '|---|---|---|---|']
+              '| configuration | median s/round | first round s | peak RSS MB | '
+              'of it anonymous MB |',
+              '|---|---|---|---|---|']
     for key, r in results['real'].items():
+      anon = r.get('peak_anon_mb')
       lines.append(f'| `{key}` | {r["median_s"]:.2f} | '
-                   f'{r["first_round_s"]:.1f} | {r["peak_rss_mb"]:.0f} |')
+                   f'{r["first_round_s"]:.1f} | {r["peak_rss_mb"]:.0f} | '
+                   f'{"-" if anon is None else f"{anon:.0f}"} |')
     lines += ['', _comparison_line(results['comparison']['real'])]
   if 'scaling' in results:
     lines += ['', f'Scaling (uniform rounds, {results["meta"]["scaling_rounds"]}'

@@ -57,17 +57,26 @@ def _two_clients_of_unequal_size(task):
 def test_weighted_and_uniform_means_match_hand_computation(
     federated_runtime, task):
   small_id, large_id = _two_clients_of_unequal_size(task)
+  processes = {weighting: learning_process.build_learning_process(
+      task, fedavg.Config(_CLIENT_SGD), client_weighting=weighting)
+               for weighting in ('num_examples', 'uniform')}
+
+  def one_round(weighting, client_ids):
+    process = processes[weighting]
+    result = process.next(process.initialize(),
+                          _client_datasets(task, client_ids))
+    return process.get_model_weights(result.state).trainable, result.metrics
+
   # Each client alone: with server SGD(lr=1) the new global model is exactly
   # that client's locally trained model.
-  model_small, m_small = _one_round(task, _client_datasets(task, [small_id]))
-  model_large, m_large = _one_round(task, _client_datasets(task, [large_id]))
+  model_small, m_small = one_round('num_examples', [small_id])
+  model_large, m_large = one_round('num_examples', [large_id])
   n_small = m_small['client_work']['train']['num_examples']
   n_large = m_large['client_work']['train']['num_examples']
   assert n_small < n_large
-  both = _client_datasets(task, [small_id, large_id])
 
-  weighted, _ = _one_round(task, both, client_weighting='num_examples')
-  uniform, _ = _one_round(task, both, client_weighting='uniform')
+  weighted, _ = one_round('num_examples', [small_id, large_id])
+  uniform, _ = one_round('uniform', [small_id, large_id])
 
   for w, u, a, b in zip(weighted, uniform, model_small, model_large):
     np.testing.assert_allclose(

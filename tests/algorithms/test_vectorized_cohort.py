@@ -257,7 +257,9 @@ def test_groups_of_clients_give_the_same_model(federated_runtime,
     return process.get_model_weights(out.state).trainable, out.metrics
 
   whole, whole_metrics = one_round(None)
-  for cap in (2, 4):   # groups of 2, 2 and 1 clients; of 3 and 2
+  # Cap 2: the longest client (13 batches) alone, the other four in two
+  # groups of two; cap 4: groups of 3 and 2 (see the schedule's test below).
+  for cap in (2, 4):
     grouped, grouped_metrics = one_round(cap)
     for a, b in zip(whole, grouped):
       np.testing.assert_allclose(a, b, atol=1e-6)
@@ -279,6 +281,28 @@ def test_groups_are_balanced_under_the_cap(num_clients, cap, groups, sizes):
   assert sorted(sum(members, [])) == list(range(num_clients))
   assert [m[0] for m in members] == list(range(num_groups))
   assert [len(m) for m in members] == sizes
+
+
+@pytest.mark.parametrize('steps,cap,members', [
+    # Skewed: the longest client is the critical path and trains alone.
+    ([76, 30, 20, 15, 12, 10, 8, 8, 6, 5], 8,
+     [[0], [1, 3, 5, 7, 9], [2, 4, 6, 8]]),
+    ([13, 9, 6, 2, 1], 2, [[0], [1, 3], [2, 4]]),
+    ([20, 5, 5], 8, [[0], [1, 2]]),
+    # Uniform or mildly skewed: dealt as before.
+    ([16] * 10, 8, [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]]),
+    ([40, 35, 30, 25, 20, 15, 10, 9, 8, 7], 8,
+     [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]]),
+    ([13, 9, 6, 2, 1], 4, [[0, 2, 4], [1, 3]]),
+    ([7], 8, [[0]])])
+def test_the_longest_client_trains_alone_when_it_bounds_the_round(
+    steps, cap, members):
+  steps = tf.constant(steps)
+  num_clients = tf.size(steps)
+  lone = vectorized_cohort.longest_trains_alone(steps, cap)
+  num_groups = int(vectorized_cohort.group_count(num_clients, cap, lone))
+  assert [vectorized_cohort.group_members(g, num_clients, num_groups, lone)
+          .numpy().tolist() for g in range(num_groups)] == members
 
 
 def test_default_group_keeps_recurrent_weights_in_cache(macbeth_client_data):

@@ -185,9 +185,12 @@ def test_import_killed_mid_write_is_cleaned_up_by_the_next(tmp_path, spawn):
   child, _ = _start_import_and_signal_mid_write(spawn, source, output,
                                                 signal.SIGKILL)
   assert child.returncode == -signal.SIGKILL
-  temp, journal = sorted(os.listdir(tmp_path / 'out'))
+  # The kill lands inside an insert transaction (journal and all) unless a
+  # loaded machine let that transaction commit between the last poll and the
+  # signal; either way only the temp file's debris is left.
+  temp, *journal = sorted(os.listdir(tmp_path / 'out'))
   assert re.fullmatch(rf'big\.sqlite\.tmp-{child.pid}-[a-z0-9_]+', temp)
-  assert journal == temp + '-journal'
+  assert journal in ([], [temp + '-journal'])
   result = _run('import_sequences.py', f'--input={source}', '--shape=text',
                 f'--output={output}')
   assert result.returncode == 0, result.stderr

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tff_lstm.aggregation import accounting
 from tff_lstm.data import shakespeare
 from tff_lstm.training import outputs
 
@@ -101,7 +102,7 @@ def test_outputs_exist_and_parse(shakespeare_cache_dir, tmp_path):
   assert 'program_state_2' in checkpoints
 
 
-def test_resume_after_sigkill_loses_and_duplicates_no_round(
+def test_resume_after_sigkill_loses_no_round_and_other_settings_are_refused(
     shakespeare_cache_dir, tmp_path):
   command = _command(shakespeare_cache_dir, tmp_path, '--experiment_name=k',
                      '--total_rounds=5')
@@ -124,6 +125,14 @@ def test_resume_after_sigkill_loses_and_duplicates_no_round(
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   assert 'resuming' in resumed.stdout
   assert 'round 1/5' not in resumed.stdout  # did not start over
+  assert _rounds(exp_dir) == [0, 1, 2, 3, 4, 5]
+
+  # The finished run is not resumed under other settings.
+  other = subprocess.run(command + ['--client_batch_size=8'],
+                         capture_output=True, text=True, timeout=600)
+  assert other.returncode != 0
+  assert '--client_batch_size: 4 before, 8 now' in other.stderr
+  assert 'Traceback' not in other.stderr
   assert _rounds(exp_dir) == [0, 1, 2, 3, 4, 5]
 
 
@@ -266,21 +275,6 @@ def test_a_run_recorded_before_the_plain_mean_default_resumes_as_it_ran(
   assert 'defaults:' not in resumed.stdout
 
 
-def test_resume_with_different_settings_is_refused(shakespeare_cache_dir,
-                                                   tmp_path):
-  first = subprocess.run(
-      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=h',
-               '--total_rounds=1'), capture_output=True, text=True, timeout=600)
-  assert first.returncode == 0, first.stderr[-3000:]
-  second = subprocess.run(
-      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=h',
-               '--total_rounds=1', '--client_batch_size=8'),
-      capture_output=True, text=True, timeout=600)
-  assert second.returncode != 0
-  assert '--client_batch_size: 4 before, 8 now' in second.stderr
-  assert 'Traceback' not in second.stderr
-
-
 @pytest.mark.parametrize('flag, message', [
     ('--task=mnist', 'should be one of <shakespeare_char|'),
     ('--server_optimizer=rmsprop', 'one of <sgd|sgdm|adam|yogi|adagrad>'),
@@ -365,28 +359,31 @@ def test_dp_run_logs_epsilon_each_round(shakespeare_cache_dir, tmp_path):
   assert record['privacy_accounting']['num_clients'] == num_clients
 
 
-def test_masked_distributed_dp_records_the_simulated_paths_epsilon(
+def test_masked_distributed_dp_records_the_accounted_epsilon(
     shakespeare_cache_dir, tmp_path):
-  """The same DP flags over the masked protocol and over the simulated
-  secure sum: the same epsilon every round; the masked run says so and
-  records the protocol's counts."""
+  """DP over the masked protocol: every round's epsilon is the accountant's
+  for the DP flags alone (the simulated secure sum's, which the accountant
+  is given the same way), and the run records the protocol's counts."""
   dp = ['--total_rounds=2', '--clients_per_round=4',
         '--client_weighting=uniform', '--dp_mechanism=gaussian_fixed',
         '--dp_noise_multiplier=0.8', '--dp_clip=0.5', '--secure_bits=18']
-  rows = {}
-  for mode in ('masked', 'simulated'):
-    run = subprocess.run(
-        _command(shakespeare_cache_dir, tmp_path, f'--experiment_name={mode}',
-                 f'--secure_aggregation={mode}', *dp),
-        capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    rows[mode] = outputs.read_metrics_csv(tmp_path / mode)
-  masked_rows, simulated_rows = rows['masked'], rows['simulated']
-  assert [r['privacy/epsilon'] for r in masked_rows] == [
-      r['privacy/epsilon'] for r in simulated_rows]
-  assert float(masked_rows[2]['privacy/epsilon']) > float(
-      masked_rows[1]['privacy/epsilon']) > 0
-  for row in masked_rows[1:]:
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=masked',
+               '--secure_aggregation=masked', *dp),
+      capture_output=True, text=True, timeout=600)
+  assert run.returncode == 0, run.stderr[-3000:]
+  rows = outputs.read_metrics_csv(tmp_path / 'masked')
+  population = len(shakespeare.load_client_data(
+      shakespeare_cache_dir)[0].client_ids)
+  delta = accounting.resolve_delta(None, population)
+  expected = [accounting.epsilon(
+      rounds=r, noise_multiplier=0.8, clients_per_round=4,
+      num_clients=population, delta=delta, dp_mechanism='gaussian_fixed')
+              for r in (1, 2)]
+  np.testing.assert_allclose(
+      [float(r['privacy/epsilon']) for r in rows[1:]], expected, rtol=1e-6)
+  assert expected[1] > expected[0] > 0
+  for row in rows[1:]:
     assert float(row['aggregator/secagg_survivors']) == 4
     assert float(row['aggregator/l2_clip']) == 0.5
   record = json.loads((tmp_path / 'masked' / 'hparams.json').read_text())
@@ -604,18 +601,19 @@ def test_dead_worker_address_fails_fast_and_clearly(shakespeare_cache_dir,
 
 def test_one_command_twice_and_a_killed_and_resumed_run_are_the_same_run(
     shakespeare_cache_dir, tmp_path):
-  """The vectorized path with every client shuffling its data: two runs of one
-  command give the same metrics (apart from timings), model and SCAFFOLD
-  client states, and so does a run killed mid-way and resumed (its shuffles
-  are those of the rounds it reruns, not new ones)."""
+  """The vectorized path with every client shuffling its data: a run killed
+  mid-way and resumed gives the same metrics (apart from timings), model and
+  SCAFFOLD client states as one run of the same command. Its first rounds ran
+  in another process than the whole run's, so this is also two runs of one
+  command agreeing; the rounds it reruns after the kill shuffle as they did,
+  not anew."""
   flags_ = ['--algorithm=scaffold', '--total_rounds=4',
             '--clients_per_round=4']
-  for name in ('whole', 'again'):
-    run = subprocess.run(
-        _command(shakespeare_cache_dir, tmp_path, f'--experiment_name={name}',
-                 *flags_), capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert 'client parallelism: vectorized' in run.stdout
+  run = subprocess.run(
+      _command(shakespeare_cache_dir, tmp_path, '--experiment_name=whole',
+               *flags_), capture_output=True, text=True, timeout=600)
+  assert run.returncode == 0, run.stderr[-3000:]
+  assert 'client parallelism: vectorized' in run.stdout
   command = _command(shakespeare_cache_dir, tmp_path, '--experiment_name=cut',
                      *flags_)
   child = subprocess.Popen(command, stdout=subprocess.PIPE,
@@ -634,12 +632,11 @@ def test_one_command_twice_and_a_killed_and_resumed_run_are_the_same_run(
   assert 'resuming' in resumed.stdout
 
   whole = str(tmp_path / 'whole')
-  for other in ('again', 'cut'):
-    _assert_same_run(whole, str(tmp_path / other), 4)
-    with np.load(tmp_path / 'whole' / 'client_states' / 'round_4.npz') as a, \
-         np.load(tmp_path / other / 'client_states' / 'round_4.npz') as b:
-      assert sorted(a.files) == sorted(b.files)
-      assert list(a['client_ids']) == list(b['client_ids'])
-      assert len(a['client_ids']) > 4          # more clients than one round's
-      for name in a.files:
-        np.testing.assert_array_equal(b[name], a[name], err_msg=name)
+  _assert_same_run(whole, str(tmp_path / 'cut'), 4)
+  with np.load(tmp_path / 'whole' / 'client_states' / 'round_4.npz') as a, \
+       np.load(tmp_path / 'cut' / 'client_states' / 'round_4.npz') as b:
+    assert sorted(a.files) == sorted(b.files)
+    assert list(a['client_ids']) == list(b['client_ids'])
+    assert len(a['client_ids']) > 4          # more clients than one round's
+    for name in a.files:
+      np.testing.assert_array_equal(b[name], a[name], err_msg=name)

@@ -362,26 +362,6 @@ def _run(*flags):
                         text=True, timeout=600)
 
 
-def test_binary_writes_an_experiment_dir(full_cache_dir, tmp_path):
-  run = _run(f'--cache_dir={full_cache_dir}', f'--root_output_dir={tmp_path}',
-             '--experiment_name=c', '--units=8', '--num_layers=1',
-             '--sequence_length=20', '--optimizer=adam', '--num_steps=6',
-             '--steps_per_eval=4', '--clients_per_eval=3',
-             '--progress_bar=false')
-  assert run.returncode == 0, run.stderr[-3000:]
-  assert 'round 2/2:' in run.stdout
-  assert 'final model after 6 steps (24 examples, 2 rounds)' in run.stdout
-  exp_dir = tmp_path / 'c'
-  hparams = json.loads((exp_dir / 'hparams.json').read_text())
-  assert hparams['optimizer'] == 'adam' and hparams['learning_rate'] == 0.001
-  assert hparams['num_steps'] == 6 and hparams['units'] == 8
-  assert (exp_dir / 'hparams.csv').is_file()
-  rows = outputs.read_metrics_csv(str(exp_dir))
-  assert [int(r['steps']) for r in rows] == [0, 4, 6]
-  final = json.loads((exp_dir / 'final_metrics.json').read_text())
-  assert 0 <= final['final_test']['accuracy'] <= 1
-
-
 def test_binary_names_a_missing_federated_dir(tmp_path):
   missing = str(tmp_path / 'no_such_run')
   run = _run(f'--root_output_dir={tmp_path}', '--experiment_name=m',
@@ -392,7 +372,7 @@ def test_binary_names_a_missing_federated_dir(tmp_path):
   assert not os.path.exists(tmp_path / 'm')
 
 
-def test_binary_extends_its_budget_and_refuses_one_it_has_passed(
+def test_binary_writes_a_run_extends_its_budget_and_refuses_a_passed_one(
     full_cache_dir, tmp_path):
   common = (f'--cache_dir={full_cache_dir}', f'--root_output_dir={tmp_path}',
             '--experiment_name=e', '--units=8', '--num_layers=1',
@@ -400,27 +380,33 @@ def test_binary_extends_its_budget_and_refuses_one_it_has_passed(
             '--progress_bar=false')
   first = _run(*common, '--num_steps=4')
   assert first.returncode == 0, first.stderr[-3000:]
-  # A longer budget continues the same run, as run.sh's resumed runs do.
-  longer = _run(*common, '--num_steps=8')
-  assert longer.returncode == 0, longer.stderr[-3000:]
-  assert 'resuming' in longer.stdout
-  assert 'final model after 8 steps' in longer.stdout
+  assert 'round 1/1:' in first.stdout
+  assert 'final model after 4 steps (16 examples, 1 rounds)' in first.stdout
   exp_dir = tmp_path / 'e'
+  hparams = json.loads((exp_dir / 'hparams.json').read_text())
+  assert hparams['optimizer'] == 'sgd' and hparams['learning_rate'] == 1.0
+  assert hparams['num_steps'] == 4 and hparams['units'] == 8
+  assert (exp_dir / 'hparams.csv').is_file()
   assert [int(r['steps']) for r in outputs.read_metrics_csv(str(exp_dir))] == [
-      0, 4, 8]
-  shorter = _run(*common, '--num_steps=3')
-  assert shorter.returncode == 2
-  assert (f'{exp_dir} has trained 8 steps (round 2); a budget of 3 steps ends '
-          'before that') in shorter.stderr
-  assert 'Traceback' not in shorter.stderr
-  assert json.loads((exp_dir / 'hparams.json').read_text())['num_steps'] == 8
-  # 10 steps end 2 steps into round 3; 12 then retrain round 3 in full. A
-  # flag left out takes the run's recorded value.
+      0, 4]
+  final = json.loads((exp_dir / 'final_metrics.json').read_text())
+  assert 0 <= final['final_test']['accuracy'] <= 1
+  # A longer budget continues the same run, as run.sh's resumed runs do; 10
+  # steps end 2 steps into round 3. A flag left out takes the run's recorded
+  # value (its learning rate too: recorded as resolved, 1.0 for SGD).
   partial = _run(*[f for f in common if f != '--units=8'], '--num_steps=10')
   assert partial.returncode == 0, partial.stderr[-3000:]
-  # (Its learning rate too: recorded as resolved, 1.0 for SGD.)
+  assert 'resuming' in partial.stdout
   assert ("resuming with the run's recorded --learning_rate=1.0 --units=8 (not "
           'on the command line)') in partial.stdout
+  assert 'final model after 10 steps' in partial.stdout
+  shorter = _run(*common, '--num_steps=3')
+  assert shorter.returncode == 2
+  assert (f'{exp_dir} has trained 10 steps (round 3); a budget of 3 steps '
+          'ends before that') in shorter.stderr
+  assert 'Traceback' not in shorter.stderr
+  assert json.loads((exp_dir / 'hparams.json').read_text())['num_steps'] == 10
+  # 12 steps then retrain round 3 in full.
   full = _run(*common, '--num_steps=12')
   assert full.returncode == 0, full.stderr[-3000:]
   assert 'from the checkpoint of round 2' in full.stdout

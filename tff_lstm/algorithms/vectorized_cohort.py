@@ -53,16 +53,50 @@ def number_of_groups(num_clients, max_per_group: int):
   return (num_clients + max_per_group - 1) // max_per_group
 
 
-def group_members(group, num_clients, num_groups):
+def longest_trains_alone(steps, max_per_group: int):
+  """Whether the longest client (steps sorted descending) gets a group of its
+  own, the others dealt into groups under the cap.
+
+  A round lasts as long as its slowest group, and a group's steps are
+  sequential. Batched with others, the longest client's early steps cost a
+  several-client step each; alone they cost a one-client step, while the
+  rest of the cohort trains beside it. It pays when the longest client is the
+  round's critical path: when its steps are at least the mean load of the
+  groups the others would form (real, skewed cohorts), not in uniform
+  cohorts, where every group is equally long.
+  """
+  num_clients = tf.size(steps)
+  others = num_clients - 1
+  rest_groups = number_of_groups(others, max_per_group)
+  rest = tf.reduce_sum(steps[1:])
+  return tf.logical_and(others > 0, steps[0] * rest_groups >= rest)
+
+
+def group_count(num_clients, max_per_group: int, lone):
+  """Groups in the round: one more than the others need when `lone`."""
+  return tf.where(lone, 1 + number_of_groups(num_clients - 1, max_per_group),
+                  number_of_groups(num_clients, max_per_group))
+
+
+def group_members(group, num_clients, num_groups, lone=False):
   """Longest-first positions dealt to `group`: group, group + num_groups, ...
 
   Group sizes differ by at most one, and every group gets a share of the long
   and of the short clients. The worker trains the groups concurrently (one core
   each), so a round lasts as long as its slowest group: cutting the sorted
   cohort into consecutive runs instead would give one group all the longest
-  clients.
+  clients. With `lone` (see `longest_trains_alone`), group 0 holds the
+  longest client only and groups 1, 2, ... are dealt positions 1, 2, ... of the
+  rest the same way.
   """
-  return tf.range(group, num_clients, num_groups)
+  dealt = lambda: tf.range(group, num_clients, num_groups)
+  if lone is False:
+    return dealt()
+  return tf.cond(
+      lone,
+      lambda: tf.cond(tf.equal(group, 0), lambda: tf.range(1),
+                      lambda: tf.range(group, num_clients, num_groups - 1)),
+      dealt)
 
 
 def indexed_client_data(datasets: Sequence[tf.data.Dataset],
@@ -275,7 +309,8 @@ def _build_cohort_training(forward, client_update, loss_fn, metrics,
     stateful = state_specs is not None
     x, y, rows, steps, rank, order = _stack_longest_first(cohort)
     num_clients = tf.shape(x)[0]
-    num_groups = number_of_groups(num_clients, clients_per_group)
+    lone = longest_trains_alone(steps, clients_per_group)
+    num_groups = group_count(num_clients, clients_per_group, lone)
     client_state = ([_in_order(t, cohort['index'], order)
                      for t in cohort['client_state']] if stateful else None)
     # Per client: its update, then its new state, then its report.
@@ -283,7 +318,7 @@ def _build_cohort_training(forward, client_update, loss_fn, metrics,
                     + list(report_specs))
 
     def group(g, arrays, dealt, metric_state, loss_sum):
-      members = group_members(g, num_clients, num_groups)
+      members = group_members(g, num_clients, num_groups, lone)
       outputs, metric_state, group_loss = train_group(
           global_weights, server_state, tf.gather(x, members),
           tf.gather(y, members), tf.gather(rows, members),
