@@ -294,10 +294,10 @@ def test_groups_are_balanced_under_the_cap(num_clients, cap, groups, sizes):
     ([40, 35, 30, 25, 20, 15, 10, 9, 8, 7], 8,
      [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]]),
     ([13, 9, 6, 2, 1], 4, [[0, 2, 4], [1, 3]]),
-    ([7], 8, [[0]])])
+    ([7], 8, [[0]]), ([], 8, [])])
 def test_the_longest_client_trains_alone_when_it_bounds_the_round(
     steps, cap, members):
-  steps = tf.constant(steps)
+  steps = tf.constant(steps, tf.int32)
   num_clients = tf.size(steps)
   lone = vectorized_cohort.longest_trains_alone(steps, cap)
   num_groups = int(vectorized_cohort.group_count(num_clients, cap, lone))

@@ -65,11 +65,11 @@ def longest_trains_alone(steps, max_per_group: int):
   groups the others would form (real, skewed cohorts), not in uniform
   cohorts, where every group is equally long.
   """
-  num_clients = tf.size(steps)
-  others = num_clients - 1
-  rest_groups = number_of_groups(others, max_per_group)
+  others = tf.size(steps) - 1
+  longest = tf.reduce_sum(steps[:1])     # 0 for an empty cohort
   rest = tf.reduce_sum(steps[1:])
-  return tf.logical_and(others > 0, steps[0] * rest_groups >= rest)
+  return tf.logical_and(
+      others > 0, longest * number_of_groups(others, max_per_group) >= rest)
 
 
 def group_count(num_clients, max_per_group: int, lone):
@@ -89,14 +89,10 @@ def group_members(group, num_clients, num_groups, lone=False):
   longest client only and groups 1, 2, ... are dealt positions 1, 2, ... of the
   rest the same way.
   """
-  dealt = lambda: tf.range(group, num_clients, num_groups)
-  if lone is False:
-    return dealt()
-  return tf.cond(
-      lone,
-      lambda: tf.cond(tf.equal(group, 0), lambda: tf.range(1),
-                      lambda: tf.range(group, num_clients, num_groups - 1)),
-      dealt)
+  lone = tf.cast(lone, tf.int32)
+  # Lone: group 0 is range(0, 1), the others deal with a stride one shorter.
+  stop = tf.where(tf.equal(lone * (group + 1), 1), 1, num_clients)
+  return tf.range(group, stop, num_groups - lone)
 
 
 def indexed_client_data(datasets: Sequence[tf.data.Dataset],
