@@ -23,6 +23,7 @@ from absl import flags
 from tff_lstm.data import sql_writer
 from tff_lstm.tasks import task_flags
 from tff_lstm.training import centralized
+from tff_lstm.training import evaluation
 from tff_lstm.training import experiment_lock
 from tff_lstm.training import outputs
 from tff_lstm.training import recorded_flags
@@ -59,7 +60,12 @@ _STEPS_PER_EVAL = flags.DEFINE_integer(
     'checkpoint after each.')
 _CLIENTS_PER_EVAL = flags.DEFINE_integer(
     'clients_per_eval', 100, 'Test clients in the periodic evaluation (a fixed '
-    'seeded sample; 0: all). The final evaluation always uses all.')
+    'seeded sample; 0: all).')
+_FINAL_EVAL_CLIENTS = flags.DEFINE_integer(
+    'final_eval_clients', 0, 'Test clients in the final evaluation (0: all, '
+    'the full test split, recorded as final_test; else a fixed seeded sample '
+    'of this many, recorded as final_test_sample, which tables of full-split '
+    'results leave out).', lower_bound=0)
 _DATA_SEED = flags.DEFINE_integer(
     'data_seed', 0, 'Seed of the example order and of the periodic-eval '
     'clients (the value of a federated run\'s --client_datasets_random_seed '
@@ -90,7 +96,8 @@ def _config() -> centralized.CentralizedConfig:
       momentum=_MOMENTUM.value, batch_size=_BATCH_SIZE.value,
       num_epochs=_NUM_EPOCHS.value, num_steps=_NUM_STEPS.value,
       max_examples_seen=max_examples, steps_per_eval=_STEPS_PER_EVAL.value,
-      clients_per_eval=_CLIENTS_PER_EVAL.value, seed=_DATA_SEED.value,
+      clients_per_eval=_CLIENTS_PER_EVAL.value,
+      final_eval_clients=_FINAL_EVAL_CLIENTS.value, seed=_DATA_SEED.value,
       progress_bar=_PROGRESS_BAR.value)
 
 
@@ -105,10 +112,9 @@ def _hparams(config: centralized.CentralizedConfig, task) -> dict:
 
 
 def _summary(final: dict, exp_dir: str) -> str:
-  metrics = ' '.join(f'{k}={v:.4f}' for k, v in final['final_test'].items())
   return (f'final model after {final["steps"]} steps ({final["examples_seen"]} '
-          f'examples, {final["rounds"]} rounds), full test split: {metrics}\n'
-          f'outputs: {exp_dir}')
+          f'examples, {final["rounds"]} rounds), '
+          f'{evaluation.describe_final(final)}\noutputs: {exp_dir}')
 
 
 def main(argv):

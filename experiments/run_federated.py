@@ -30,6 +30,7 @@ from tff_lstm.data import sql_writer
 from tff_lstm.tasks import task_flags
 from tff_lstm.tasks import training_defaults
 from tff_lstm.training import checkpoint_integrity
+from tff_lstm.training import evaluation
 from tff_lstm.training import experiment_lock
 from tff_lstm.training import loop
 from tff_lstm.training import outputs
@@ -63,7 +64,12 @@ _ROUNDS_PER_EVAL = flags.DEFINE_integer('rounds_per_eval', 10,
                                         'Rounds between test evaluations.')
 _CLIENTS_PER_EVAL = flags.DEFINE_integer(
     'clients_per_eval', 100, 'Test clients in the periodic evaluation (a fixed '
-    'seeded sample; 0: all). The final evaluation always uses all.')
+    'seeded sample; 0: all).')
+_FINAL_EVAL_CLIENTS = flags.DEFINE_integer(
+    'final_eval_clients', 0, 'Test clients in the final evaluation (0: all, '
+    'the full test split, recorded as final_test; else a fixed seeded sample '
+    'of this many, recorded as final_test_sample, which tables of full-split '
+    'results leave out).', lower_bound=0)
 _ROUNDS_PER_CHECKPOINT = flags.DEFINE_integer('rounds_per_checkpoint', 10,
                                               'Rounds between checkpoints.')
 _ROUNDS_PER_WORKER_RESTART = flags.DEFINE_integer(
@@ -211,10 +217,8 @@ def _privacy_metrics_fn(aggregation, num_clients: int):
 
 
 def _summary(final: dict, exp_dir: str) -> str:
-  test = final['final_test']
-  metrics = ' '.join(f'{k}={v:.4f}' for k, v in test.items())
-  lines = [f'final model after {final["rounds"]} rounds, full test split: '
-           f'{metrics}']
+  lines = [f'final model after {final["rounds"]} rounds, '
+           f'{evaluation.describe_final(final)}']
   if 'privacy' in final:
     lines.append(f'privacy: epsilon={final["privacy"]["epsilon"]:.4g} at '
                  f'delta={final["privacy"]["delta"]:.3g}')
@@ -325,6 +329,7 @@ def main(argv):
         rounds_per_checkpoint=_ROUNDS_PER_CHECKPOINT.value,
         rounds_per_worker_restart=_ROUNDS_PER_WORKER_RESTART.value,
         clients_per_eval=_CLIENTS_PER_EVAL.value,
+        final_eval_clients=_FINAL_EVAL_CLIENTS.value,
         seed=_SEED.value,
         progress_bar=_PROGRESS_BAR.value,
         personalization_clients=_PERSONALIZATION_CLIENTS.value,
