@@ -24,6 +24,7 @@ from tff_lstm.data import sql_writer
 from tff_lstm.tasks import task_flags
 from tff_lstm.training import centralized
 from tff_lstm.training import evaluation
+from tff_lstm.training import evaluation_flags
 from tff_lstm.training import experiment_lock
 from tff_lstm.training import outputs
 from tff_lstm.training import recorded_flags
@@ -58,14 +59,8 @@ _MATCH_EXAMPLES_OF = flags.DEFINE_string(
 _STEPS_PER_EVAL = flags.DEFINE_integer(
     'steps_per_eval', 100, 'Steps per round: test evaluation, metrics row and '
     'checkpoint after each.')
-_CLIENTS_PER_EVAL = flags.DEFINE_integer(
-    'clients_per_eval', 100, 'Test clients in the periodic evaluation (a fixed '
-    'seeded sample; 0: all).')
-_FINAL_EVAL_CLIENTS = flags.DEFINE_integer(
-    'final_eval_clients', 0, 'Test clients in the final evaluation (0: all, '
-    'the full test split, recorded as final_test; else a fixed seeded sample '
-    'of this many, recorded as final_test_sample, which tables of full-split '
-    'results leave out).', lower_bound=0)
+evaluation_flags.define_evaluation_flags()
+flags.adopt_module_key_flags(evaluation_flags)
 _DATA_SEED = flags.DEFINE_integer(
     'data_seed', 0, 'Seed of the example order and of the periodic-eval '
     'clients (the value of a federated run\'s --client_datasets_random_seed '
@@ -96,8 +91,8 @@ def _config() -> centralized.CentralizedConfig:
       momentum=_MOMENTUM.value, batch_size=_BATCH_SIZE.value,
       num_epochs=_NUM_EPOCHS.value, num_steps=_NUM_STEPS.value,
       max_examples_seen=max_examples, steps_per_eval=_STEPS_PER_EVAL.value,
-      clients_per_eval=_CLIENTS_PER_EVAL.value,
-      final_eval_clients=_FINAL_EVAL_CLIENTS.value, seed=_DATA_SEED.value,
+      clients_per_eval=FLAGS.clients_per_eval,
+      final_eval_clients=FLAGS.final_eval_clients, seed=_DATA_SEED.value,
       progress_bar=_PROGRESS_BAR.value)
 
 

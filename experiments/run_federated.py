@@ -31,6 +31,7 @@ from tff_lstm.tasks import task_flags
 from tff_lstm.tasks import training_defaults
 from tff_lstm.training import checkpoint_integrity
 from tff_lstm.training import evaluation
+from tff_lstm.training import evaluation_flags
 from tff_lstm.training import experiment_lock
 from tff_lstm.training import loop
 from tff_lstm.training import outputs
@@ -62,14 +63,8 @@ _SHUFFLE_BUFFER = flags.DEFINE_integer(
 _TOTAL_ROUNDS = flags.DEFINE_integer('total_rounds', 10, 'Training rounds.')
 _ROUNDS_PER_EVAL = flags.DEFINE_integer('rounds_per_eval', 10,
                                         'Rounds between test evaluations.')
-_CLIENTS_PER_EVAL = flags.DEFINE_integer(
-    'clients_per_eval', 100, 'Test clients in the periodic evaluation (a fixed '
-    'seeded sample; 0: all).')
-_FINAL_EVAL_CLIENTS = flags.DEFINE_integer(
-    'final_eval_clients', 0, 'Test clients in the final evaluation (0: all, '
-    'the full test split, recorded as final_test; else a fixed seeded sample '
-    'of this many, recorded as final_test_sample, which tables of full-split '
-    'results leave out).', lower_bound=0)
+evaluation_flags.define_evaluation_flags()
+flags.adopt_module_key_flags(evaluation_flags)
 _ROUNDS_PER_CHECKPOINT = flags.DEFINE_integer('rounds_per_checkpoint', 10,
                                               'Rounds between checkpoints.')
 _ROUNDS_PER_WORKER_RESTART = flags.DEFINE_integer(
@@ -328,8 +323,8 @@ def main(argv):
         rounds_per_eval=_ROUNDS_PER_EVAL.value,
         rounds_per_checkpoint=_ROUNDS_PER_CHECKPOINT.value,
         rounds_per_worker_restart=_ROUNDS_PER_WORKER_RESTART.value,
-        clients_per_eval=_CLIENTS_PER_EVAL.value,
-        final_eval_clients=_FINAL_EVAL_CLIENTS.value,
+        clients_per_eval=FLAGS.clients_per_eval,
+        final_eval_clients=FLAGS.final_eval_clients,
         seed=_SEED.value,
         progress_bar=_PROGRESS_BAR.value,
         personalization_clients=_PERSONALIZATION_CLIENTS.value,
