@@ -48,8 +48,10 @@ $(TORCH_STAMP): benchmarks/requirements-torch.txt
 	$(TORCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r benchmarks/requirements-torch.txt
 	@touch $(TORCH_STAMP)
 
-# Round speed of TFF configurations vs the PyTorch peer (about 30 min on 2 cores):
-# results/benchmarks/round_speed.{json,md}. BENCH_ARGS=--noscaling to skip the grid.
+# Round speed of TFF configurations vs the PyTorch peer (30-75 min on 2 cores,
+# most of it stock TFF's rounds): results/benchmarks/round_speed.{json,md}.
+# BENCH_ARGS=--noscaling skips the grid; BENCH_ARGS=--peer_comparison_only
+# times ours and the peer only (results/benchmarks/ours_vs_peer.{json,md}).
 BENCH_ARGS ?=
 bench: data $(TORCH_STAMP)
 	$(VPY) benchmarks/round_speed.py $(BENCH_ARGS)

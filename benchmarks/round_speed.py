@@ -18,7 +18,8 @@ them) is recorded beside it. The JSON also records the database's content hash a
 every round's sequences per client (`sequences`), which tie the timings to
 the rounds they timed.
 
-Writes results/benchmarks/round_speed.json and round_speed.md.
+Writes results/benchmarks/round_speed.json and round_speed.md (with
+--peer_comparison_only, ours_vs_peer.json and ours_vs_peer.md).
 """
 
 import datetime
@@ -38,6 +39,7 @@ import psutil
 
 import report
 import round_data
+import step_flops
 
 # The peer's round times moved by a third between runs on this machine
 # (uniform medians 2.82 s with 6 rounds and 3.72 s with 16, both make bench on
@@ -60,6 +62,16 @@ _ONLY = flags.DEFINE_list(
 _SCALING = flags.DEFINE_bool('scaling', True,
                              'Also time ours/torch_peer at 20 and 50 clients '
                              'and LSTM widths 128 and 512.')
+_YARDSTICK = flags.DEFINE_bool(
+    'yardstick', True, 'Also measure the machine\'s float32 matmul rate and '
+    'the one-client step (plain TF), and report the rounds\' arithmetic '
+    'against that rate.')
+_PEER_ONLY = flags.DEFINE_bool(
+    'peer_comparison_only', False, 'Time only `ours` and the PyTorch peer, '
+    'in every section: the comparisons the performance targets are stated '
+    'in, without stock TFF\'s slow rounds. Written as ours_vs_peer.{json,md} '
+    'beside the full round_speed.{json,md}, which it leaves alone.')
+_PEER_CONFIGS = ('ours', 'torch_peer')
 _REDDI_ROUNDS = 1200
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -223,8 +235,18 @@ def _write(results, out_dir, command):
     for key, r in results['scaling'].items():
       lines.append(f'| `{r["config"]}` | {r["clients"]} | {r["units"]} | '
                    f'{r["median_s"]:.2f} | {r["peak_rss_mb"]:.0f} |')
+    lines.append('')
+    for name, c in results['comparison'].get('scaling', {}).items():
+      clients, units = name.split('_')
+      lines.append(f'{clients[:-1]} clients x {units[:-1]} units: `ours` took '
+                   f'{c["median_ratio"]:.2f}x the peer\'s time round by round '
+                   f'(median of per-round ratios), faster in '
+                   f'{c["ours_faster"]} of {c["rounds"]}.')
+  if 'yardstick' in results:
+    lines += yardstick_lines(results)
+  stem = _stem()
   if 'ours' not in uniform:
-    report.write(out_dir, 'round_speed', results, lines)
+    report.write(out_dir, stem, results, lines)
     return
   ours = uniform['ours']['median_s']
   lines += ['', f'Projected wall time of {_REDDI_ROUNDS} rounds (Reddi et al. '
@@ -235,7 +257,11 @@ def _write(results, out_dir, command):
     real = results['real']['ours']['median_s']
     lines.append(f'At the real-round median: {_REDDI_ROUNDS * real / 3600:.2f} '
                  'h.')
-  report.write(out_dir, 'round_speed', results, lines)
+  report.write(out_dir, stem, results, lines)
+
+
+def _stem():
+  return 'ours_vs_peer' if _PEER_ONLY.value else 'round_speed'
 
 
 def main(argv):
@@ -282,6 +308,8 @@ def main(argv):
       if unknown:
         raise app.UsageError(f'--only: unknown {", ".join(sorted(unknown))}')
       configs = [c for c in configs if c[0] in _ONLY.value]
+    if _PEER_ONLY.value:
+      configs = [c for c in configs if c[0] in _PEER_CONFIGS]
     results['uniform'] = run_interleaved(configs, rounds)
     if {'ours', 'torch_peer'} <= results['uniform'].keys():
       results['comparison']['uniform'] = ours_vs_peer(results['uniform'])
@@ -292,14 +320,15 @@ def main(argv):
           if key in results['uniform']}
     _write(results, _OUT.value, command)   # each section lands as it ends
     if _ONLY.value:
-      print(open(os.path.join(_OUT.value, 'round_speed.md')).read())
+      print(open(os.path.join(_OUT.value, f'{_stem()}.md')).read())
       return
     real = data('real', 10)
-    results['real'] = run_interleaved([
-        ('stock', tff_argv('stock', real)),
-        ('ours', tff_argv('ours', real)),
-        ('torch_peer', torch_argv('sequential', real)),
-    ], rounds)
+    real_configs = [('stock', tff_argv('stock', real)),
+                    ('ours', tff_argv('ours', real)),
+                    ('torch_peer', torch_argv('sequential', real))]
+    results['real'] = run_interleaved(
+        [c for c in real_configs
+         if not _PEER_ONLY.value or c[0] in _PEER_CONFIGS], rounds)
     results['comparison']['real'] = ours_vs_peer(results['real'])
     _write(results, _OUT.value, command)
     if _SCALING.value:
@@ -314,9 +343,71 @@ def main(argv):
           scaling[f'{key}_{clients}c_{units}u'] = {
               'config': key, 'clients': clients, 'units': units, **r}
         results['scaling'] = scaling
+        results['comparison'].setdefault('scaling', {})[
+            f'{clients}c_{units}u'] = ours_vs_peer(measured)
         _write(results, _OUT.value, command)
+    if _YARDSTICK.value:
+      results['yardstick'] = measure_yardstick()
   _write(results, _OUT.value, command)
-  print(open(os.path.join(_OUT.value, 'round_speed.md')).read())
+  print(open(os.path.join(_OUT.value, f'{_stem()}.md')).read())
+
+
+def _probe_json(script, *args):
+  """The last stdout line of a probe run with --json, parsed."""
+  out = subprocess.run(
+      [sys.executable, os.path.join(HERE, 'probes', script), '--json', *args],
+      check=True, stdout=subprocess.PIPE, text=True).stdout
+  return json.loads(out.strip().splitlines()[-1])
+
+
+def measure_yardstick():
+  """The float32 matmul rate and the one-client step (plain TF, the
+  worker's thread settings), each in processes of their own."""
+  print('measuring the matmul ceiling and the one-client step', flush=True)
+  ceiling = _probe_json('cpu_ceiling.py', '--dtypes=float32')['float32']
+  step = _probe_json('step_parts.py', '--clients=1')
+  return {'ceiling_gflops': ceiling, 'one_client_step_ms': step['full_step'],
+          'step_gflop': step_flops.char_lm_step_flops() / 1e9}
+
+
+def _gflops(gflop, seconds):
+  return gflop / seconds if seconds else float('nan')
+
+
+def yardstick_lines(results):
+  """Markdown: the one-client step and the rounds against the ceiling."""
+  y = results['yardstick']
+  one, two = (y['ceiling_gflops']['one_thread'],
+              y['ceiling_gflops']['two_processes'])
+  step_rate = _gflops(y['step_gflop'], y['one_client_step_ms'] / 1000)
+  lines = ['', 'Against the machine\'s float32 matmul rate '
+           '(`benchmarks/probes/cpu_ceiling.py`: large square matmuls, one '
+           f'thread {one:.1f} GFLOP/s, two one-thread processes {two:.1f}). '
+           f'A client\'s local step is {y["step_gflop"]:.3f} GFLOP of '
+           'matmuls (`benchmarks/step_flops.py`).', '',
+           '| what | GFLOP | seconds | GFLOP/s | of one thread | '
+           'of two cores |', '|---|---|---|---|---|---|',
+           f'| one-client step (plain TF, `probes/step_parts.py --clients=1`)'
+           f' | {y["step_gflop"]:.2f} | {y["one_client_step_ms"] / 1000:.4f} '
+           f'| {step_rate:.1f} | {step_rate / one:.0%} | {step_rate / two:.0%}'
+           ' |']
+  per_sequence = step_flops.char_lm_step_flops(batch_size=1) / 1e9
+  rounds = results['meta']['rounds']
+  sections = [(kind, results[kind], f'{kind}_10_{rounds}')
+              for kind in ('uniform', 'real') if kind in results]
+  for kind, measured, name in sections:
+    counts = results['sequences'].get(name)
+    for key in ('ours', 'torch_peer'):
+      if key not in measured or counts is None:
+        continue
+      timed = list(zip(counts, measured[key]['round_s']))[1:]
+      gflop = statistics.median(per_sequence * sum(c) for c, _ in timed)
+      rate = statistics.median(_gflops(per_sequence * sum(c), s)
+                               for c, s in timed)
+      lines.append(f'| {kind} round, `{key}` (median of rounds) | '
+                   f'{gflop:.0f} | {measured[key]["median_s"]:.2f} | '
+                   f'{rate:.1f} | {rate / one:.0%} | {rate / two:.0%} |')
+  return lines
 
 
 if __name__ == '__main__':

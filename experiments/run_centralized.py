@@ -23,6 +23,8 @@ from absl import flags
 from tff_lstm.data import sql_writer
 from tff_lstm.tasks import task_flags
 from tff_lstm.training import centralized
+from tff_lstm.training import evaluation
+from tff_lstm.training import evaluation_flags
 from tff_lstm.training import experiment_lock
 from tff_lstm.training import outputs
 from tff_lstm.training import recorded_flags
@@ -57,9 +59,8 @@ _MATCH_EXAMPLES_OF = flags.DEFINE_string(
 _STEPS_PER_EVAL = flags.DEFINE_integer(
     'steps_per_eval', 100, 'Steps per round: test evaluation, metrics row and '
     'checkpoint after each.')
-_CLIENTS_PER_EVAL = flags.DEFINE_integer(
-    'clients_per_eval', 100, 'Test clients in the periodic evaluation (a fixed '
-    'seeded sample; 0: all). The final evaluation always uses all.')
+evaluation_flags.define_evaluation_flags()
+flags.adopt_module_key_flags(evaluation_flags)
 _DATA_SEED = flags.DEFINE_integer(
     'data_seed', 0, 'Seed of the example order and of the periodic-eval '
     'clients (the value of a federated run\'s --client_datasets_random_seed '
@@ -90,7 +91,8 @@ def _config() -> centralized.CentralizedConfig:
       momentum=_MOMENTUM.value, batch_size=_BATCH_SIZE.value,
       num_epochs=_NUM_EPOCHS.value, num_steps=_NUM_STEPS.value,
       max_examples_seen=max_examples, steps_per_eval=_STEPS_PER_EVAL.value,
-      clients_per_eval=_CLIENTS_PER_EVAL.value, seed=_DATA_SEED.value,
+      clients_per_eval=FLAGS.clients_per_eval,
+      final_eval_clients=FLAGS.final_eval_clients, seed=_DATA_SEED.value,
       progress_bar=_PROGRESS_BAR.value)
 
 
@@ -105,10 +107,9 @@ def _hparams(config: centralized.CentralizedConfig, task) -> dict:
 
 
 def _summary(final: dict, exp_dir: str) -> str:
-  metrics = ' '.join(f'{k}={v:.4f}' for k, v in final['final_test'].items())
   return (f'final model after {final["steps"]} steps ({final["examples_seen"]} '
-          f'examples, {final["rounds"]} rounds), full test split: {metrics}\n'
-          f'outputs: {exp_dir}')
+          f'examples, {final["rounds"]} rounds), '
+          f'{evaluation.describe_final(final)}\noutputs: {exp_dir}')
 
 
 def main(argv):

@@ -30,6 +30,8 @@ from tff_lstm.data import sql_writer
 from tff_lstm.tasks import task_flags
 from tff_lstm.tasks import training_defaults
 from tff_lstm.training import checkpoint_integrity
+from tff_lstm.training import evaluation
+from tff_lstm.training import evaluation_flags
 from tff_lstm.training import experiment_lock
 from tff_lstm.training import loop
 from tff_lstm.training import outputs
@@ -61,9 +63,8 @@ _SHUFFLE_BUFFER = flags.DEFINE_integer(
 _TOTAL_ROUNDS = flags.DEFINE_integer('total_rounds', 10, 'Training rounds.')
 _ROUNDS_PER_EVAL = flags.DEFINE_integer('rounds_per_eval', 10,
                                         'Rounds between test evaluations.')
-_CLIENTS_PER_EVAL = flags.DEFINE_integer(
-    'clients_per_eval', 100, 'Test clients in the periodic evaluation (a fixed '
-    'seeded sample; 0: all). The final evaluation always uses all.')
+evaluation_flags.define_evaluation_flags()
+flags.adopt_module_key_flags(evaluation_flags)
 _ROUNDS_PER_CHECKPOINT = flags.DEFINE_integer('rounds_per_checkpoint', 10,
                                               'Rounds between checkpoints.')
 _ROUNDS_PER_WORKER_RESTART = flags.DEFINE_integer(
@@ -211,10 +212,8 @@ def _privacy_metrics_fn(aggregation, num_clients: int):
 
 
 def _summary(final: dict, exp_dir: str) -> str:
-  test = final['final_test']
-  metrics = ' '.join(f'{k}={v:.4f}' for k, v in test.items())
-  lines = [f'final model after {final["rounds"]} rounds, full test split: '
-           f'{metrics}']
+  lines = [f'final model after {final["rounds"]} rounds, '
+           f'{evaluation.describe_final(final)}']
   if 'privacy' in final:
     lines.append(f'privacy: epsilon={final["privacy"]["epsilon"]:.4g} at '
                  f'delta={final["privacy"]["delta"]:.3g}')
@@ -324,7 +323,8 @@ def main(argv):
         rounds_per_eval=_ROUNDS_PER_EVAL.value,
         rounds_per_checkpoint=_ROUNDS_PER_CHECKPOINT.value,
         rounds_per_worker_restart=_ROUNDS_PER_WORKER_RESTART.value,
-        clients_per_eval=_CLIENTS_PER_EVAL.value,
+        clients_per_eval=FLAGS.clients_per_eval,
+        final_eval_clients=FLAGS.final_eval_clients,
         seed=_SEED.value,
         progress_bar=_PROGRESS_BAR.value,
         personalization_clients=_PERSONALIZATION_CLIENTS.value,

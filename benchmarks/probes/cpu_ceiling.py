@@ -8,7 +8,7 @@ groups would run). If two cores give much less than twice one core,
 overlapping the groups cannot close a gap that both frameworks share.
 
   PYTHONPATH=.:benchmarks .venv/bin/python benchmarks/probes/cpu_ceiling.py \\
-      [--seconds=6] [--dtypes=float32,bfloat16]
+      [--seconds=6] [--dtypes=float32,bfloat16] [--json]
 
 Each measurement starts its processes afresh (this script again, with the
 --child_* flags), so no two share a TF runtime.
@@ -35,6 +35,9 @@ _SIZE = flags.DEFINE_integer('size', 1024, 'Side of the square matrices.',
                              lower_bound=1)
 _SECONDS = flags.DEFINE_float('seconds', 6.0, 'Timed seconds per process.',
                               lower_bound=0.1)
+_JSON = flags.DEFINE_bool(
+    'json', False, 'End with one JSON line: {dtype: {one_thread, two_threads, '
+    'two_processes}} in GFLOP/s (make bench reads it).')
 _CHILD_DTYPE = flags.DEFINE_enum(
     'child_dtype', None, ['float32', 'bfloat16'],
     'Internal: run as one timed process of this dtype.')
@@ -98,6 +101,7 @@ def main(argv):
     _child(_CHILD_DTYPE.value, _CHILD_THREADS.value, _CHILD_START_AT.value,
            _SIZE.value, _SECONDS.value)
     return
+  rates = {}
   for dtype_name in _DTYPES.value:
     one, _ = _run(dtype_name, 1, 1)
     two_threads, _ = _run(dtype_name, 2, 1)
@@ -105,7 +109,11 @@ def main(argv):
     print(f'{dtype_name}: one thread {one:.1f} GFLOP/s; one process of two '
           f'threads {two_threads:.1f} ({two_threads / one:.2f}x); two '
           f'one-thread processes {two_procs:.1f} ({two_procs / one:.2f}x; '
-          f'each {", ".join(f"{r:.1f}" for r in each)})')
+          f'each {", ".join(f"{r:.1f}" for r in each)})', flush=True)
+    rates[dtype_name] = {'one_thread': one, 'two_threads': two_threads,
+                         'two_processes': two_procs}
+  if _JSON.value:
+    print(json.dumps(rates))
 
 
 if __name__ == '__main__':

@@ -11,6 +11,7 @@ padding or metrics); thread counts default to the TFF worker's on 2 cores.
   PYTHONPATH=.:benchmarks .venv/bin/python benchmarks/probes/step_parts.py \\
       --clients=5 --intra_op_threads=1 --inter_op_threads=2
 """
+import json
 import os
 import statistics
 import time
@@ -37,6 +38,8 @@ _REPEATS = flags.DEFINE_integer('repeats', 9, 'Timed calls of each part '
                                 '(interleaved); the median is printed.',
                                 lower_bound=1)
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the model and the tokens.')
+_JSON = flags.DEFINE_bool('json', False, 'End with one JSON line: {part: '
+                          'median ms} (make bench reads it).')
 
 _BATCH, _STEPS, _VOCAB = 4, 80, 90
 
@@ -101,8 +104,12 @@ def main(argv):
       times[name].append(time.perf_counter() - start)
   print(f'clients {_CLIENTS.value}, intra {_INTRA.value}, inter '
         f'{_INTER.value}, medians of {_REPEATS.value}:')
-  for name, values in times.items():
-    print(name, round(1000 * statistics.median(values), 1), 'ms')
+  medians = {name: 1000 * statistics.median(values)
+             for name, values in times.items()}
+  for name, ms in medians.items():
+    print(name, round(ms, 1), 'ms')
+  if _JSON.value:
+    print(json.dumps(medians))
 
 
 if __name__ == '__main__':

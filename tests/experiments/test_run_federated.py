@@ -18,11 +18,14 @@ from tff_lstm.training import outputs
 
 _BINARY = os.path.join(os.path.dirname(__file__), '..', '..', 'experiments',
                        'run_federated.py')
-# A tiny model and cohort: each round takes about a second.
+# A tiny model and cohort: each round takes about a second. The final model
+# is evaluated on the periodic evaluation's 5 clients rather than the full
+# test split, which would take a tiny run's rounds several times over.
 _SMALL = ['--units=8', '--num_layers=1', '--sequence_length=20',
           '--clients_per_round=3', '--max_elements_per_client=4',
           '--clients_per_eval=5', '--rounds_per_eval=2',
-          '--rounds_per_checkpoint=1', '--progress_bar=false']
+          '--final_eval_clients=5', '--rounds_per_checkpoint=1',
+          '--progress_bar=false']
 
 
 def _command(cache_dir, out_dir, *extra):
@@ -53,9 +56,10 @@ def _program_state(exp_dir, round_num):
 def _assert_same_run(exp_dir, other_dir, last_round):
   """The same metrics apart from timings, the same final model, exactly."""
   assert _without_timing(other_dir) == _without_timing(exp_dir)
-  final = lambda d: json.loads(
-      (pathlib.Path(d) / 'final_metrics.json').read_text())['final_test']
-  assert final(other_dir) == final(exp_dir)
+  def final(d):
+    values = json.loads((pathlib.Path(d) / 'final_metrics.json').read_text())
+    return {k: v for k, v in values.items() if k.startswith('final_test')}
+  assert final(exp_dir) and final(other_dir) == final(exp_dir)
   state, other = (_program_state(exp_dir, last_round),
                   _program_state(other_dir, last_round))
   assert state.keys() == other.keys() and state
@@ -67,11 +71,12 @@ def test_outputs_exist_and_parse(shakespeare_cache_dir, tmp_path):
   run = subprocess.run(
       _command(shakespeare_cache_dir, tmp_path, '--experiment_name=e',
                '--total_rounds=2', '--personalization_clients=3',
-               '--rounds_per_worker_restart=1'),
+               '--rounds_per_worker_restart=1', '--final_eval_clients=0'),
       capture_output=True, text=True, timeout=600)
   assert run.returncode == 0, run.stderr[-3000:]
   exp_dir = tmp_path / 'e'
-  assert 'round 2/2:' in run.stdout and 'final model after 2 rounds' in run.stdout
+  assert 'round 2/2:' in run.stdout
+  assert 'final model after 2 rounds, full test split: ' in run.stdout
   assert 'client parallelism: vectorized' in run.stdout  # auto, LSTM LM
   # TFF's plain mean unless asked otherwise, said and recorded.
   plain = 'example-weighted mean (tff.aggregators.MeanFactory)'
@@ -633,6 +638,15 @@ def test_one_command_twice_and_a_killed_and_resumed_run_are_the_same_run(
 
   whole = str(tmp_path / 'whole')
   _assert_same_run(whole, str(tmp_path / 'cut'), 4)
+  # The final model on the periodic evaluation's 5 clients: the last
+  # periodic metrics, which evaluated the same model on the same clients.
+  assert '5 sampled test clients: ' in run.stdout
+  final = json.loads((tmp_path / 'whole' / 'final_metrics.json').read_text())
+  assert 'final_test' not in final and final['final_test_sample_clients'] == 5
+  last = outputs.read_metrics_csv(whole)[-1]
+  for name, value in final['final_test_sample'].items():
+    assert float(last[f'evaluation/test/{name}']) == pytest.approx(
+        value, rel=1e-6), name
   with np.load(tmp_path / 'whole' / 'client_states' / 'round_4.npz') as a, \
        np.load(tmp_path / 'cut' / 'client_states' / 'round_4.npz') as b:
     assert sorted(a.files) == sorted(b.files)

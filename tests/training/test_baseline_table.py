@@ -48,3 +48,17 @@ def test_classifier_table_and_a_missing_run(tmp_path):
                         '| FedAdam | 0.4 | 0.9 | **no** |',
                         '| centralized | 0.95 | 0.2 | yes |',
                         '| majority class | 0.5 |  | (baseline) |']
+
+
+def test_a_run_evaluated_on_a_sample_of_test_clients_is_refused(tmp_path):
+  (tmp_path / 'c.baselines.json').write_text(json.dumps(
+      {'majority_class': {'accuracy': 0.5, 'label': 1}}))
+  _record(tmp_path, 'c_fedavg', {'accuracy': 0.9, 'loss': 0.3})
+  _record(tmp_path, 'c_centralized', {'accuracy': 0.95, 'loss': 0.2})
+  (tmp_path / 'c_fedadam.final_metrics.json').write_text(json.dumps(
+      {'final_test_sample': {'accuracy': 0.4, 'loss': 0.9},
+       'final_test_sample_clients': 5}))
+  with pytest.raises(metrics_files.MetricsFileError,
+                     match='c_fedadam.final_metrics.json: no full-test-split '
+                     r'.*--final_eval_clients'):
+    baseline_table.tables(str(tmp_path), ['c'])

@@ -381,7 +381,8 @@ def test_binary_writes_a_run_extends_its_budget_and_refuses_a_passed_one(
   first = _run(*common, '--num_steps=4')
   assert first.returncode == 0, first.stderr[-3000:]
   assert 'round 1/1:' in first.stdout
-  assert 'final model after 4 steps (16 examples, 1 rounds)' in first.stdout
+  assert ('final model after 4 steps (16 examples, 1 rounds), full test '
+          'split: ') in first.stdout
   exp_dir = tmp_path / 'e'
   hparams = json.loads((exp_dir / 'hparams.json').read_text())
   assert hparams['optimizer'] == 'sgd' and hparams['learning_rate'] == 1.0
@@ -407,9 +408,17 @@ def test_binary_writes_a_run_extends_its_budget_and_refuses_a_passed_one(
   assert 'Traceback' not in shorter.stderr
   assert json.loads((exp_dir / 'hparams.json').read_text())['num_steps'] == 10
   # 12 steps then retrain round 3 in full.
-  full = _run(*common, '--num_steps=12')
+  # The final evaluation on the periodic one's 3 clients, changed on resume:
+  # the same model on the same clients gives the last periodic metrics.
+  full = _run(*common, '--num_steps=12', '--final_eval_clients=3')
   assert full.returncode == 0, full.stderr[-3000:]
   assert 'from the checkpoint of round 2' in full.stdout
   assert 'round 3 ended early under a smaller budget' in full.stdout
-  assert [int(r['steps']) for r in outputs.read_metrics_csv(str(exp_dir))] == [
-      0, 4, 8, 12]
+  rows = outputs.read_metrics_csv(str(exp_dir))
+  assert [int(r['steps']) for r in rows] == [0, 4, 8, 12]
+  assert '3 sampled test clients: accuracy=' in full.stdout
+  final = json.loads((exp_dir / 'final_metrics.json').read_text())
+  assert 'final_test' not in final and final['final_test_sample_clients'] == 3
+  for name, value in final['final_test_sample'].items():
+    assert float(rows[-1][f'evaluation/test/{name}']) == pytest.approx(
+        value, rel=1e-6), name

@@ -11,6 +11,7 @@ beats the best baseline on the headline metric. No TensorFlow: quick.
 import os
 from collections.abc import Sequence
 
+from tff_lstm.training import layout
 from tff_lstm.training import metrics_files
 
 FORECAST_METRICS = ('mean_absolute_error', 'root_mean_squared_error', 'loss')
@@ -75,7 +76,12 @@ def workload_table(results_dir: str, workload: str) -> list[str]:
     if final is None:
       raise metrics_files.MetricsFileError(
           f'{files.final_metrics_json}: no such file (run run.sh first).')
-    test = final['final_test']
+    test = final.get(layout.FULL_TEST_KEY)
+    if test is None:
+      raise metrics_files.MetricsFileError(
+          f'{files.final_metrics_json}: no full-test-split metrics (the run '
+          'evaluated its final model on a sample of test clients, '
+          '--final_eval_clients); the baselines are scored on the full split.')
     value = test[headline]
     beats = value < best if forecast else value > best
     lines.append(f'| {label} | ' + ' | '.join(_cell(test.get(m))

@@ -84,6 +84,7 @@ class CentralizedConfig:
   max_examples_seen: Optional[int] = None
   steps_per_eval: int = 100
   clients_per_eval: int = 100
+  final_eval_clients: int = 0  # 0: the full test split
   seed: int = 0
   progress_bar: bool = True
 
@@ -385,8 +386,8 @@ def run_centralized(task: task_lib.Task, windows: PooledWindows, exp_dir: str,
                     extra_release_managers=()) -> dict[str, Any]:
   """Trains the task's Keras model on `windows`, resuming from `exp_dir`.
 
-  Returns the final model's metrics on the full test split (also written to
-  final_metrics.json).
+  Returns the final model's test metrics (`evaluation.final_test_metrics`),
+  also written to final_metrics.json.
   """
   budget = resolve_budget(config, windows.num_examples)
   start_round = resumable_start_round(exp_dir, budget)
@@ -434,8 +435,10 @@ def run_centralized(task: task_lib.Task, windows: PooledWindows, exp_dir: str,
       manager.save(checkpoint_number=round_num)
   finally:
     show.close()
-  final = _evaluate(model, evaluation.pooled_test_dataset(task, all_test_ids),
-                   'final_test')
+  target = evaluation.final_evaluation(task, config.final_eval_clients,
+                                       config.seed)
+  final = _evaluate(model, target.dataset, target.key)
+  evaluation.record_final(final, target)
   final['rounds'] = budget.num_rounds
   final['steps'] = budget.num_steps
   final['examples_seen'] = budget.total_examples

@@ -8,13 +8,15 @@ small clients and gives the same example-weighted metrics.
 
 import collections
 from collections.abc import Callable, Sequence
-from typing import Optional
+import dataclasses
+from typing import Any, Optional
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
 
 from tff_lstm.tasks import task as task_lib
+from tff_lstm.training import layout
 
 
 def pooled_test_dataset(task: task_lib.Task,
@@ -38,6 +40,57 @@ def sample_test_client_ids(task: task_lib.Task, num_clients: int,
     return None
   rng = np.random.default_rng(seed)
   return sorted(rng.choice(ids, size=num_clients, replace=False).tolist())
+
+
+@dataclasses.dataclass(frozen=True)
+class FinalEvaluation:
+  """The test clients the final model is evaluated on, and the result's key."""
+
+  dataset: tf.data.Dataset
+  key: str
+  num_clients: Optional[int]  # None: the full test split
+
+  @property
+  def description(self) -> str:
+    if self.num_clients is None:
+      return 'the full test split'
+    return f'a fixed sample of {self.num_clients} test clients'
+
+
+def final_evaluation(task: task_lib.Task, num_clients: int,
+                     seed: int) -> FinalEvaluation:
+  """The full test split (`num_clients` 0), else a seeded sample of clients.
+
+  The sample is `sample_test_client_ids`' (the periodic evaluation's, for the
+  same size and seed). It is for test splits too large to evaluate whole: a
+  StackOverflow-sized one takes longer than a short run takes to train.
+  """
+  ids = sample_test_client_ids(task, num_clients, seed)
+  if ids is None:
+    return FinalEvaluation(pooled_test_dataset(task), layout.FULL_TEST_KEY,
+                           None)
+  return FinalEvaluation(pooled_test_dataset(task, ids),
+                         layout.SAMPLE_TEST_KEY, len(ids))
+
+
+def record_final(final: dict[str, Any], target: FinalEvaluation) -> None:
+  """Adds to `final` (keyed by `target.key`) how many clients it covers."""
+  if target.num_clients is not None:
+    final[layout.SAMPLE_CLIENTS_KEY] = target.num_clients
+
+
+def final_test_metrics(final: dict[str, Any]) -> Optional[dict[str, float]]:
+  """The final model's test metrics, on the full split or a sample."""
+  return final.get(layout.FULL_TEST_KEY, final.get(layout.SAMPLE_TEST_KEY))
+
+
+def describe_final(final: dict[str, Any]) -> str:
+  """'full test split: loss=... accuracy=...' or the sample's equivalent."""
+  metrics = ' '.join(f'{k}={v:.4f}'
+                     for k, v in final_test_metrics(final).items())
+  if layout.FULL_TEST_KEY in final:
+    return f'full test split: {metrics}'
+  return f'{final[layout.SAMPLE_CLIENTS_KEY]} sampled test clients: {metrics}'
 
 
 def build_evaluation_fn(

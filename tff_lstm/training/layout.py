@@ -10,7 +10,9 @@
                                 runs: tf.train checkpoints round-<round>
     client_states/              per-client state beside each checkpoint
                                 (algorithms that keep one, e.g. SCAFFOLD)
-    final_metrics.json          full-test-split evaluation of the final model
+    final_metrics.json          evaluation of the final model: on the full test
+                                split (final_test) or on a seeded sample of
+                                test clients (final_test_sample)
     .lock                       held by the run writing here (one at a time)
 
 results/<folder>/ keeps a finished run's files as NAME.metrics.csv,
@@ -36,6 +38,13 @@ MODEL_CHECKPOINT_NAME = 'round'
 # Per-client state of algorithms that keep one (training/client_states.py).
 CLIENT_STATES_DIR = 'client_states'
 LOCK_FILE = '.lock'
+# final_metrics.json's test metrics: FULL_TEST_KEY when every test client was
+# evaluated, and only then, so that a table comparing runs on the full test
+# split never picks up a sample's; else SAMPLE_TEST_KEY, beside the sample's
+# size.
+FULL_TEST_KEY = 'final_test'
+SAMPLE_TEST_KEY = 'final_test_sample'
+SAMPLE_CLIENTS_KEY = 'final_test_sample_clients'
 # metrics.csv's key column: the round (a centralized run's rounds are
 # --steps_per_eval steps).
 ROUND_KEY = 'round'

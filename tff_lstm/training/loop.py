@@ -34,6 +34,7 @@ class LoopConfig:
   rounds_per_eval: int = 10
   rounds_per_checkpoint: int = 10
   clients_per_eval: int = 100
+  final_eval_clients: int = 0  # 0: the full test split
   seed: int = 0
   progress_bar: bool = True
   personalization_clients: int = 0  # 0: no personalization evaluation
@@ -150,8 +151,8 @@ def run_experiment(
       the DP epsilon spent so far).
 
   Returns:
-    The final model's metrics on the full test split (also written to
-    final_metrics.json).
+    The final model's test metrics (`evaluation.final_test_metrics`), also
+    written to final_metrics.json.
   """
   start_round = latest_program_state_round(exp_dir)
   if start_round:
@@ -224,12 +225,15 @@ def run_experiment(
     # Keep the final model even when total_rounds is off the checkpoint cadence.
     with steps.step(f'saving the checkpoint of round {config.total_rounds}'):
       event_loop.run(checkpoints.save(state, config.total_rounds))
-  full_test = evaluation.pooled_test_dataset(task)
+  target = evaluation.final_evaluation(task, config.final_eval_clients,
+                                       config.seed)
   final_eval = evaluation.build_evaluation_fn(
-      task, process.get_model_weights, full_test, prefix='final_test',
+      task, process.get_model_weights, target.dataset, prefix=target.key,
       callbacks=[steps.evaluation_callback(
-          'evaluating the final model on the full test split', full_test)])
+          f'evaluating the final model on {target.description}',
+          target.dataset)])
   final = final_eval(state)
+  evaluation.record_final(final, target)
   if config.personalization_clients > 0:
     with steps.step('personalization evaluation on '
                     f'{config.personalization_clients} test clients'):
@@ -239,7 +243,8 @@ def run_experiment(
   if round_metrics_fn is not None:
     final.update(round_metrics_fn(config.total_rounds))
   final['resumed_from_round'] = start_round
-  final['learning_check'] = check.finish(final.get('final_test'))
+  final['learning_check'] = check.finish(
+      evaluation.final_test_metrics(final))
   final['wall_time_s_this_invocation'] = time.monotonic() - started
   outputs.write_final_metrics(exp_dir, final)
   return final

@@ -30,7 +30,7 @@ RESUMABLE_CHANGES = frozenset({
     'match_examples_of',
     # How often, and how many evaluation clients.
     'rounds_per_eval', 'rounds_per_checkpoint', 'rounds_per_worker_restart',
-    'clients_per_eval', 'personalization_clients',
+    'clients_per_eval', 'final_eval_clients', 'personalization_clients',
     'personalization_epochs', 'personalization_learning_rate',
     # Where the rounds run and where the files are.
     'worker_addresses', 'worker_tls_dir', 'worker_timeout_s',
