@@ -386,8 +386,9 @@ def run_centralized(task: task_lib.Task, windows: PooledWindows, exp_dir: str,
                     extra_release_managers=()) -> dict[str, Any]:
   """Trains the task's Keras model on `windows`, resuming from `exp_dir`.
 
-  Returns the final model's test metrics (`evaluation.final_test_metrics`),
-  also written to final_metrics.json.
+  Returns what final_metrics.json records: the final model's test metrics
+  (on the full split or a sample, `evaluation.final_evaluation`) and the
+  budget spent.
   """
   budget = resolve_budget(config, windows.num_examples)
   start_round = resumable_start_round(exp_dir, budget)

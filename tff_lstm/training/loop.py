@@ -151,8 +151,9 @@ def run_experiment(
       the DP epsilon spent so far).
 
   Returns:
-    The final model's test metrics (`evaluation.final_test_metrics`), also
-    written to final_metrics.json.
+    What final_metrics.json records: the final model's test metrics (on the
+    full split or a sample, `evaluation.final_evaluation`), the rounds and
+    the learning check.
   """
   start_round = latest_program_state_round(exp_dir)
   if start_round:
