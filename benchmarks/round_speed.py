@@ -87,6 +87,11 @@ class Config:
         env=env, cwd=cwd or os.getcwd())
     self.peak_rss = 0
     self.peak_anon = 0
+    # Each process's own peak, to tell where the total's memory is: the
+    # configuration's Python (or PyTorch) process, and what it started (for
+    # TFF, the worker and its sandbox).
+    self.peak_own_rss = 0
+    self.peak_started_rss = 0
     self.seconds = []
     self.info = self._read()
     self._sampling = True
@@ -107,6 +112,9 @@ class Config:
         procs = [root] + root.children(recursive=True)
         infos = [p.memory_info() for p in procs]
         self.peak_rss = max(self.peak_rss, sum(i.rss for i in infos))
+        self.peak_own_rss = max(self.peak_own_rss, infos[0].rss)
+        self.peak_started_rss = max(self.peak_started_rss,
+                                    sum(i.rss for i in infos[1:]))
         # `shared` is RssFile + RssShmem on Linux.
         self.peak_anon = max(self.peak_anon,
                              sum(i.rss - i.shared for i in infos))
@@ -134,7 +142,14 @@ class Config:
             'round_s': self.seconds,
             'peak_rss_mb': round(self.peak_rss / 2**20, 1),
             'peak_anon_mb': round(self.peak_anon / 2**20, 1),
+            'peak_own_rss_mb': round(self.peak_own_rss / 2**20, 1),
+            'peak_started_rss_mb': round(self.peak_started_rss / 2**20, 1),
             **{k: v for k, v in self.info.items() if k != 'ready'}}
+
+
+def _mb(value) -> str:
+  """A table's MB figure; '-' where an older result did not record it."""
+  return '-' if value is None else f'{value:.0f}'
 
 
 def tff_argv(config, data, units=256, algorithm='fedavg'):
@@ -219,13 +234,15 @@ def _write(results, out_dir, command):
     lines += ['', 'Real round: 10 clients drawn as run_federated.py draws them, '
               'all their data (skewed sizes).', '',
               '| configuration | median s/round | first round s | peak RSS MB | '
-              'of it anonymous MB |',
-              '|---|---|---|---|---|']
+              'of it anonymous MB | its own process\'s peak MB | '
+              'peak MB of the processes it started |',
+              '|---|---|---|---|---|---|---|']
     for key, r in results['real'].items():
-      anon = r.get('peak_anon_mb')
       lines.append(f'| `{key}` | {r["median_s"]:.2f} | '
-                   f'{r["first_round_s"]:.1f} | {r["peak_rss_mb"]:.0f} | '
-                   f'{"-" if anon is None else f"{anon:.0f}"} |')
+                   f'{r["first_round_s"]:.1f} | {r["peak_rss_mb"]:.0f} | ' +
+                   ' | '.join(_mb(r.get(k)) for k in (
+                       'peak_anon_mb', 'peak_own_rss_mb',
+                       'peak_started_rss_mb')) + ' |')
     lines += ['', _comparison_line(results['comparison']['real'])]
   if 'scaling' in results:
     lines += ['', f'Scaling (uniform rounds, {results["meta"]["scaling_rounds"]}'

@@ -19,6 +19,9 @@ Configurations:
                    (`tff.federated_select`) and the aggregator runs per client.
   ids_restart:     ids, plus a fresh worker every --restart_every rounds
                    (run_federated.py's --rounds_per_worker_restart).
+  ids_dp:          ids with user-level DP (adaptive clipping, noise
+                   multiplier 0.5, uniform weighting): the per-client path with
+                   the aggregator state a private run carries.
   tff_sequential:  TFF's client-by-client FedAvg fed datasets (a reference).
 
 Growth is the least-squares slope of RSS over rounds after the warm-up (MB per
@@ -45,7 +48,7 @@ import psutil
 
 import report
 
-CONFIGS = ('datasets', 'ids', 'ids_per_client', 'ids_restart',
+CONFIGS = ('datasets', 'ids', 'ids_per_client', 'ids_restart', 'ids_dp',
            'tff_sequential')
 _ROUNDS = flags.DEFINE_integer('rounds', 60, 'Rounds per configuration.')
 _MAX_ELEMENTS = flags.DEFINE_integer('max_elements', 8,
@@ -78,6 +81,7 @@ def run_child(config: str) -> None:
   """One configuration: answers `round r` with a JSON line of time and RSS."""
   # pylint: disable=g-import-not-at-top
   import tensorflow_federated as tff
+  from tff_lstm.aggregation import config as aggregation_config
   from tff_lstm.algorithms import client_id_inputs
   from tff_lstm.algorithms import learning_process
   from tff_lstm.algorithms import vectorized_cohort
@@ -93,13 +97,21 @@ def run_child(config: str) -> None:
   sample_ids = selection.build_client_id_sampler(train.client_ids, 10, seed=0)
   select_datasets = selection.build_dataset_selection_fn(
       train, task.datasets.train_preprocess_fn, 10, seed=0)
+  aggregator, weighting = None, 'num_examples'
+  if config == 'ids_per_client':
+    aggregator = tff.aggregators.MeanFactory()
+  elif config == 'ids_dp':
+    aggregator, weighting = aggregation_config.build_aggregator(
+        aggregation_config.AggregationConfig(
+            dp_mechanism='gaussian_adaptive', dp_noise_multiplier=0.5),
+        clients_per_round=10, weighting='uniform'), 'uniform'
   with runtime.federated_runtime():
     process = learning_process.build_learning_process(
         task,
         client_parallelism=parallelism,
         client_batch_size=4,
-        model_aggregator=(tff.aggregators.MeanFactory()
-                          if config == 'ids_per_client' else None))
+        client_weighting=weighting,
+        model_aggregator=aggregator)
     if config.startswith('ids'):
       process = client_id_inputs.compose(process, train,
                                          task.datasets.train_preprocess_fn)
