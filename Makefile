@@ -56,7 +56,7 @@ BENCH_ARGS ?=
 bench: data $(TORCH_STAMP)
 	$(VPY) benchmarks/round_speed.py $(BENCH_ARGS)
 
-# Memory growth over many rounds by input path (about 10 min):
+# Memory growth over many rounds by input path (about 15-20 min):
 # results/benchmarks/worker_memory.{json,md}.
 MEMORY_ARGS ?=
 bench-memory: data
