@@ -104,6 +104,7 @@ def _forward(xw, mask, recurrent_kernel, scale, units):
 
 
 def _forward_loop(xw, mask, kernel_blocks, scale, units, steps, zeros):
+  """The timesteps, on [T, K, B, ...] tensors or a lone client's [T, B, ...]."""
   arrays = [tf.TensorArray(xw.dtype, size=steps) for _ in range(5)]
 
   def step(t, h, c, outs, acts, cells, h_prevs, c_prevs):
@@ -136,6 +137,7 @@ def _backward(d_out, mask, acts, cells, c_prevs, recurrent_kernel):
 
 
 def _backward_loop(d_out, mask, acts, cells, c_prevs, kernel_t_blocks, steps):
+  """The reverse timesteps, with or without the client axis as forward."""
 
   def step(t, dh, dc, dzs):
     m = mask[t]
