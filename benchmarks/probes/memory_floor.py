@@ -8,12 +8,13 @@ meaningful against what TFF itself holds. This measures, in one process:
   floor);
 * the same process, the worker's sandbox and the worker after calling a
   trivial federated computation (10 clients, one [1024, 256] matmul each)
-  through this project's local runtime, `--calls` times.
+  through this project's local runtime, as many times as the first
+  argument says (default 3).
 
 Each figure is resident memory and its anonymous part (resident less pages
 mapped from files: shared libraries, the worker's binary).
 
-  PYTHONPATH=.:benchmarks .venv/bin/python benchmarks/probes/memory_floor.py
+  PYTHONPATH=.:benchmarks .venv/bin/python benchmarks/probes/memory_floor.py 40
 """
 import json
 import os
