@@ -14,14 +14,13 @@ sys.path.insert(0, os.path.join(_ROOT, 'benchmarks'))
 
 import round_speed  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-_MB = 2**20
-
-# Holds 60 MB itself and starts a child holding 150 MB, then answers rounds.
+# Holds 60 MB itself and starts a child holding 150 MB (bytes written, so
+# resident), then answers rounds.
 _STAND_IN = textwrap.dedent("""
     import json, subprocess, sys, time
-    own = bytearray(60 * 2**20)
+    own = bytearray(b'x') * (60 * 2**20)
     child = subprocess.Popen([sys.executable, '-c',
-        'import sys, time; b = bytearray(150 * 2**20); sys.stdin.read()'],
+        'import sys; b = bytearray(b"x") * (150 * 2**20); sys.stdin.read()'],
         stdin=subprocess.PIPE)
     time.sleep(1.0)
     print(json.dumps({'ready': True}), flush=True)
