@@ -72,86 +72,110 @@ def _per_client_count(clients, one, many):
   return tf.cond(tf.equal(clients, 1), one, many)
 
 
-def _split_activations(s, units):
-  i, f, g2, o = tf.split(s, 4, axis=-1)
-  return i, f, 2.0 * g2 - 1.0, o
-
-
-def _forward(xw, mask, recurrent_kernel, scale, units):
+def _forward(xw, keep, recurrent_kernel, scale, units):
   """Runs the recurrence; returns outputs and what the backward pass needs.
 
   Args:
     xw: [T, K, B, 4u] input projections (bias included), time-major.
-    mask: [T, K, B, 1] 1.0 where the step is real.
+    keep: [T, K, B, 1] bool, True where the step is real.
     recurrent_kernel: [K, u, 4u].
     scale: [4u] gate scale.
     units: u.
+
+  Returns:
+    [T, K, B, u] outputs (the carried h), [T, K, B, 4u] sigmoids of the
+    scaled gates, and [T, K, B, u] carried cell states.
   """
   steps = tf.shape(xw)[0]
   state_shape = tf.concat([tf.shape(xw)[1:3], [units]], axis=0)
   zeros = tf.zeros(state_shape, xw.dtype)
+  # The gate scale goes into the inputs and the kernel once per call, not
+  # into every step.
+  xw = xw * scale
+  kernel = recurrent_kernel * scale
 
   def one():
-    outs = _forward_loop(xw[:, 0], mask[:, 0], [recurrent_kernel[0]], scale,
-                         units, steps, zeros[0])
+    outs = _forward_loop(xw[:, 0], keep[:, 0], [kernel[0]], units, steps,
+                         zeros[0])
     return tuple(tf.expand_dims(a, 1) for a in outs)
 
   return _per_client_count(
       xw.shape[1] if xw.shape[1] is not None else tf.shape(xw)[1],
       one,
-      lambda: _forward_loop(xw, mask, column_blocks(recurrent_kernel), scale,
-                            units, steps, zeros))
+      lambda: _forward_loop(xw, keep, column_blocks(kernel), units, steps,
+                            zeros))
 
 
-def _forward_loop(xw, mask, kernel_blocks, scale, units, steps, zeros):
-  """The timesteps, on [T, K, B, ...] tensors or a lone client's [T, B, ...]."""
-  arrays = [tf.TensorArray(xw.dtype, size=steps) for _ in range(5)]
+def _forward_loop(xw, keep, kernel_blocks, units, steps, zeros):
+  """The timesteps, on [T, K, B, ...] tensors or a lone client's [T, B, ...].
 
-  def step(t, h, c, outs, acts, cells, h_prevs, c_prevs):
-    m = mask[t]
-    z = xw[t] + blocked_matmul(h, kernel_blocks)
-    i, f, g, o = _split_activations(tf.sigmoid(z * scale), units)
-    c_new = f * c + i * g
+  A step's cost at one client is mostly per op, not per flop (XLA, which
+  fuses the elementwise ops, runs it in about half the time), so the body
+  holds only what the recurrence needs: the previous h and c are the
+  previous outputs, and the backward pass rebuilds the rest.
+  """
+  arrays = [tf.TensorArray(xw.dtype, size=steps) for _ in range(3)]
+
+  def step(t, h, c, outs, sigmoids, cells):
+    s = tf.sigmoid(xw[t] + blocked_matmul(h, kernel_blocks))
+    i, f, g2, o = tf.split(s, 4, axis=-1)
+    c_new = f * c + i * (2.0 * g2 - 1.0)
     h_new = o * tf.tanh(c_new)
-    h_out = m * h_new + (1.0 - m) * h
-    return (t + 1, h_out, m * c_new + (1.0 - m) * c, outs.write(t, h_out),
-            acts.write(t, tf.concat([i, f, g, o], axis=-1)),
-            cells.write(t, c_new), h_prevs.write(t, h), c_prevs.write(t, c))
+    h_out = tf.where(keep[t], h_new, h)
+    c_out = tf.where(keep[t], c_new, c)
+    return (t + 1, h_out, c_out, outs.write(t, h_out),
+            sigmoids.write(t, s), cells.write(t, c_out))
 
   result = tf.while_loop(lambda t, *_: t < steps, step,
                          (tf.constant(0), zeros, zeros, *arrays))
   return tuple(a.stack() for a in result[3:])
 
 
-def _backward(d_out, mask, acts, cells, c_prevs, recurrent_kernel):
-  """Gate gradients dZ [T, K, B, 4u] by the reverse recurrence."""
+def _previous(x):
+  """x[t - 1] at every t of a time-major tensor, zeros at t = 0."""
+  return tf.concat([tf.zeros_like(x[:1]), x[:-1]], axis=0)
+
+
+def _backward(d_out, mask, sigmoids, cells, recurrent_kernel):
+  """Gate gradients dZ [T, K, B, 4u] by the reverse recurrence.
+
+  Everything in dZ that does not depend on the gradient flowing back
+  through time is computed for all timesteps at once, as a few large ops,
+  before the loop. At a masked step dZ is zero and the gradients pass
+  through, so the carried cell state stands in for the step's own there.
+  """
+  units = recurrent_kernel.shape[-2]
+  i, f, g2, o = tf.split(sigmoids, 4, axis=-1)
+  g = 2.0 * g2 - 1.0
+  tanh_c = tf.tanh(cells)
+  # d c_new / d h_new, per gate d z / d c_new (o's: d z / d h_new), masked.
+  dc_from_dh = mask * o * (1.0 - tanh_c * tanh_c)
+  dz_factors = mask * tf.concat([g * i * (1.0 - i),
+                                 _previous(cells) * f * (1.0 - f),
+                                 i * (1.0 - g * g),
+                                 tanh_c * o * (1.0 - o)], axis=-1)
+  factors = tf.concat([mask, 1.0 - mask, dc_from_dh, f, dz_factors], axis=-1)
+  sizes = [1, 1, units, units, 4 * units]
   steps = tf.shape(d_out)[0]
   kernel_t = tf.linalg.matrix_transpose(recurrent_kernel)
   return _per_client_count(
       d_out.shape[1] if d_out.shape[1] is not None else tf.shape(d_out)[1],
       lambda: tf.expand_dims(_backward_loop(
-          d_out[:, 0], mask[:, 0], acts[:, 0], cells[:, 0], c_prevs[:, 0],
-          [kernel_t[0]], steps), 1),
-      lambda: _backward_loop(d_out, mask, acts, cells, c_prevs,
-                             column_blocks(kernel_t), steps))
+          d_out[:, 0], factors[:, 0], sizes, [kernel_t[0]], steps), 1),
+      lambda: _backward_loop(d_out, factors, sizes, column_blocks(kernel_t),
+                             steps))
 
 
-def _backward_loop(d_out, mask, acts, cells, c_prevs, kernel_t_blocks, steps):
+def _backward_loop(d_out, factors, sizes, kernel_t_blocks, steps):
   """The reverse timesteps, with or without the client axis as forward."""
 
   def step(t, dh, dc, dzs):
-    m = mask[t]
-    i, f, g, o = tf.split(acts[t], 4, axis=-1)
-    tanh_c = tf.tanh(cells[t])
+    m, not_m, dc_from_dh, f, dz_factors = tf.split(factors[t], sizes, axis=-1)
     dh_out = dh + d_out[t]
-    dh_new = m * dh_out
-    dc_new = m * dc + dh_new * o * (1.0 - tanh_c * tanh_c)
-    dz = tf.concat([dc_new * g * i * (1.0 - i),
-                    dc_new * c_prevs[t] * f * (1.0 - f),
-                    dc_new * i * (1.0 - g * g),
-                    dh_new * tanh_c * o * (1.0 - o)], axis=-1)
-    return (t - 1, (1.0 - m) * dh_out + blocked_matmul(dz, kernel_t_blocks),
-            (1.0 - m) * dc + dc_new * f, dzs.write(t, dz))
+    dc_new = m * dc + dc_from_dh * dh_out
+    dz = tf.concat([dc_new, dc_new, dc_new, dh_out], axis=-1) * dz_factors
+    return (t - 1, not_m * dh_out + blocked_matmul(dz, kernel_t_blocks),
+            not_m * dc + f * dc_new, dzs.write(t, dz))
 
   zeros = tf.zeros_like(d_out[0])
   result = tf.while_loop(lambda t, *_: t >= 0, step,
@@ -182,15 +206,15 @@ def _lstm(inputs, mask, kernel, recurrent_kernel, bias):
   xw = tf.linalg.matmul(flat_x, kernel) + bias[:, tf.newaxis, :]
   xw = tf.reshape(xw, tf.concat([shape[:3], [4 * units]], axis=0))
   mask_tm = _time_major(mask[..., tf.newaxis])
-  outs, acts, cells, h_prevs, c_prevs = _forward(
-      _time_major(xw), mask_tm, recurrent_kernel, scale, units)
+  outs, sigmoids, cells = _forward(_time_major(xw), mask_tm > 0.5,
+                                   recurrent_kernel, scale, units)
 
   def grad(d_outputs):
-    dz = _backward(_time_major(d_outputs), mask_tm, acts, cells, c_prevs,
+    dz = _backward(_time_major(d_outputs), mask_tm, sigmoids, cells,
                    recurrent_kernel)
     dz = _batch_major(dz)                                    # [K, B, T, 4u]
     flat_dz = tf.reshape(dz, [shape[0], -1, 4 * units])      # [K, B*T, 4u]
-    flat_h = tf.reshape(_batch_major(h_prevs), [shape[0], -1, units])
+    flat_h = tf.reshape(_batch_major(_previous(outs)), [shape[0], -1, units])
     d_kernel = tf.linalg.matmul(flat_x, flat_dz, transpose_a=True)
     d_recurrent = tf.linalg.matmul(flat_h, flat_dz, transpose_a=True)
     d_bias = tf.reduce_sum(flat_dz, axis=1)
