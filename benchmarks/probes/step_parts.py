@@ -2,8 +2,9 @@
 
 Times, for --clients clients of the Shakespeare model (2 x 256 LSTM) on random
 tokens: the full local step (forward, loss, gradients, SGD update), the forward
-pass only, the two LSTM layers' forward+backward only, the same compiled by
-XLA (`jit_compile=True`), and the update only. First calls (trace, and XLA's
+pass only, the two LSTM layers' forward+backward only (layer by layer, the
+same compiled by XLA with `jit_compile=True`, and as `stacked_lstm`, which
+is what the step runs), and the update only. First calls (trace, and XLA's
 compile) and the largest difference between the plain and XLA gradients are
 printed first. The step is a stand-in for the cohort's (same forward, no
 padding or metrics); thread counts default to the TFF worker's on 2 cores.
@@ -27,6 +28,7 @@ import tensorflow as tf
 from tff_lstm.algorithms import cohort_model
 from tff_lstm.models import fused_lstm
 from tff_lstm.models import language_models
+from tff_lstm.models import stacked_lstm
 
 _CLIENTS = flags.DEFINE_integer('clients', 5, 'Clients in the batched step '
                                 '(one group).', lower_bound=1)
@@ -73,9 +75,17 @@ def _parts(clients, seed):
       loss = tf.reduce_sum(h * h)
     return tape.gradient(loss, w[1:7])
 
+  def stacked_layers(w):
+    with tf.GradientTape() as tape:
+      tape.watch(w)
+      h = stacked_lstm.stacked_lstm_sequence(embedded, w[1:4], w[4:7])
+      loss = tf.reduce_sum(h * h)
+    return tape.gradient(loss, w[1:7])
+
   parts = {'full_step': tf.function(full_step),
            'fwd_only': tf.function(lambda w: forward(w, tokens)),
            'lstm2_grad': tf.function(lstm_layers),
+           'lstm2_stacked_grad': tf.function(stacked_layers),
            'lstm2_grad_xla': tf.function(lstm_layers, jit_compile=True),
            'update': tf.function(lambda w: [a - 0.1 * a for a in w])}
   return parts, weights

@@ -9,9 +9,11 @@ order as `model.trainable_variables`).
 
 Supported: Embedding, our fused LSTM and Keras' LSTM, GRU (Keras' default
 reset-after form) and SimpleRNN, each returning sequences or its last state,
-and Dense. The LSTM runs as `fused_lstm` (weight gradients once per sequence);
-GRU and SimpleRNN run as a plain batched recurrence that TensorFlow
-differentiates, which is correct but has none of the fused LSTM's speed-ups.
+and Dense. The LSTM runs as `fused_lstm` (weight gradients once per
+sequence), and two LSTMs in a row as `stacked_lstm` (the same, with their
+recurrences side by side for a lone client); GRU and SimpleRNN run as a
+plain batched recurrence that TensorFlow differentiates, which is correct
+but has none of the fused LSTM's speed-ups.
 """
 
 from collections.abc import Callable, Sequence
@@ -19,6 +21,7 @@ from collections.abc import Callable, Sequence
 import tensorflow as tf
 
 from tff_lstm.models import fused_lstm
+from tff_lstm.models import stacked_lstm
 
 Forward = Callable[[Sequence[tf.Tensor], tf.Tensor], tf.Tensor]
 
@@ -45,6 +48,21 @@ def _lstm(layer):
     return _last_or_all(layer, outputs), (
         mask if layer.return_sequences else None)
   return 3, apply
+
+
+def _is_lstm(layer):
+  return isinstance(layer, (tf.keras.layers.LSTM, fused_lstm.FusedLSTM))
+
+
+def _stacked_lstm(first, second):
+  """Two LSTM layers in a row, the first returning sequences, as one step:
+  `stacked_lstm` runs their recurrences side by side for a lone client."""
+  def apply(weights, x, mask):
+    outputs = stacked_lstm.stacked_lstm_sequence(x, weights[:3], weights[3:],
+                                                 mask)
+    return _last_or_all(second, outputs), (
+        mask if second.return_sequences else None)
+  return 6, apply
 
 
 def _recurrence(x, mask, initial_h, step):
@@ -136,11 +154,9 @@ def _dense(layer):
 
 
 def _layer_fn(layer):
-  if isinstance(layer, tf.keras.layers.InputLayer):
-    return None
   if isinstance(layer, tf.keras.layers.Embedding):
     return _embedding(layer)
-  if isinstance(layer, (tf.keras.layers.LSTM, fused_lstm.FusedLSTM)):
+  if _is_lstm(layer):
     return _lstm(layer)
   if isinstance(layer, tf.keras.layers.GRU):
     return _gru(layer)
@@ -169,12 +185,19 @@ def build_forward(keras_model: tf.keras.Model,
   position = 0
   expected = [tuple(v.shape) for v in keras_model.trainable_variables]
   found = []
-  for layer in keras_model.layers:
-    fn = _layer_fn(layer)
-    if fn is None:
-      continue
-    count, apply = fn
-    found.extend(tuple(v.shape) for v in layer.trainable_variables)
+  layers = [layer for layer in keras_model.layers
+            if not isinstance(layer, tf.keras.layers.InputLayer)]
+  while layers:
+    layer = layers.pop(0)
+    if (_is_lstm(layer) and layer.return_sequences and layers
+        and _is_lstm(layers[0])):
+      second = layers.pop(0)
+      count, apply = _stacked_lstm(layer, second)
+      found.extend(tuple(v.shape) for v in layer.trainable_variables
+                   + second.trainable_variables)
+    else:
+      count, apply = _layer_fn(layer)
+      found.extend(tuple(v.shape) for v in layer.trainable_variables)
     steps.append((position, count, apply))
     position += count
   if found != expected:

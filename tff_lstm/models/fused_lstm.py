@@ -20,7 +20,8 @@ import tensorflow as tf
 _GATE_SCALE_PARTS = (1.0, 1.0, 2.0, 1.0)
 
 
-def _gate_scale(units: int, dtype) -> tf.Tensor:
+def gate_scale(units: int, dtype) -> tf.Tensor:
+  """[4u] factors applied to the pre-activations of gates i, f, c, o."""
   return tf.concat([tf.fill([units], tf.constant(s, dtype))
                     for s in _GATE_SCALE_PARTS], axis=0)
 
@@ -53,7 +54,7 @@ def blocked_matmul(a, blocks):
   return tf.concat([tf.linalg.matmul(a, b) for b in blocks], axis=-1)
 
 
-def _per_client_count(clients, one, many):
+def per_client_count(clients, one, many):
   """`one()` for a single client, else `many()`; chosen once per recurrence.
 
   For one client the recurrent product is [B, u] x [u, 4u], and the column
@@ -99,11 +100,24 @@ def _forward(xw, keep, recurrent_kernel, scale, units):
                          zeros[0])
     return tuple(tf.expand_dims(a, 1) for a in outs)
 
-  return _per_client_count(
+  return per_client_count(
       xw.shape[1] if xw.shape[1] is not None else tf.shape(xw)[1],
       one,
       lambda: _forward_loop(xw, keep, column_blocks(kernel), units, steps,
                             zeros))
+
+
+def cell_step(z, h, c, keep):
+  """One LSTM timestep from its scaled pre-activations `z` [..., 4u].
+
+  Returns the carried h and c (the previous ones where `keep` is False)
+  and the gates' sigmoids, which are all the reverse step needs of it.
+  """
+  s = tf.sigmoid(z)
+  i, f, g2, o = tf.split(s, 4, axis=-1)
+  c_new = f * c + i * (2.0 * g2 - 1.0)
+  h_new = o * tf.tanh(c_new)
+  return tf.where(keep, h_new, h), tf.where(keep, c_new, c), s
 
 
 def _forward_loop(xw, keep, kernel_blocks, units, steps, zeros):
@@ -117,48 +131,73 @@ def _forward_loop(xw, keep, kernel_blocks, units, steps, zeros):
   arrays = [tf.TensorArray(xw.dtype, size=steps) for _ in range(3)]
 
   def step(t, h, c, outs, sigmoids, cells):
-    s = tf.sigmoid(xw[t] + blocked_matmul(h, kernel_blocks))
-    i, f, g2, o = tf.split(s, 4, axis=-1)
-    c_new = f * c + i * (2.0 * g2 - 1.0)
-    h_new = o * tf.tanh(c_new)
-    h_out = tf.where(keep[t], h_new, h)
-    c_out = tf.where(keep[t], c_new, c)
-    return (t + 1, h_out, c_out, outs.write(t, h_out),
-            sigmoids.write(t, s), cells.write(t, c_out))
+    h, c, s = cell_step(xw[t] + blocked_matmul(h, kernel_blocks), h, c,
+                        keep[t])
+    return (t + 1, h, c, outs.write(t, h), sigmoids.write(t, s),
+            cells.write(t, c))
 
   result = tf.while_loop(lambda t, *_: t < steps, step,
                          (tf.constant(0), zeros, zeros, *arrays))
   return tuple(a.stack() for a in result[3:])
 
 
-def _previous(x):
+def previous(x):
   """x[t - 1] at every t of a time-major tensor, zeros at t = 0."""
   return tf.concat([tf.zeros_like(x[:1]), x[:-1]], axis=0)
 
 
-def _backward(d_out, mask, sigmoids, cells, recurrent_kernel):
-  """Gate gradients dZ [T, K, B, 4u] by the reverse recurrence.
+def reverse_factors(mask, sigmoids, cells):
+  """What the reverse recurrence reads per timestep, for all timesteps.
 
   Everything in dZ that does not depend on the gradient flowing back
-  through time is computed for all timesteps at once, as a few large ops,
-  before the loop. At a masked step dZ is zero and the gradients pass
-  through, so the carried cell state stands in for the step's own there.
+  through time is computed here, as a few large ops over [T, ...] tensors,
+  so that each reverse step reads one slice. At a masked step dZ is zero
+  and the gradients pass through, so the carried cell state stands in for
+  the step's own there.
+
+  Returns:
+    The packed factors [T, ..., 6u + 2] and their sizes, for
+    `reverse_cell_step`.
   """
-  units = recurrent_kernel.shape[-2]
+  units = cells.shape[-1]
   i, f, g2, o = tf.split(sigmoids, 4, axis=-1)
   g = 2.0 * g2 - 1.0
   tanh_c = tf.tanh(cells)
   # d c_new / d h_new, per gate d z / d c_new (o's: d z / d h_new), masked.
   dc_from_dh = mask * o * (1.0 - tanh_c * tanh_c)
   dz_factors = mask * tf.concat([g * i * (1.0 - i),
-                                 _previous(cells) * f * (1.0 - f),
+                                 previous(cells) * f * (1.0 - f),
                                  i * (1.0 - g * g),
                                  tanh_c * o * (1.0 - o)], axis=-1)
-  factors = tf.concat([mask, 1.0 - mask, dc_from_dh, f, dz_factors], axis=-1)
-  sizes = [1, 1, units, units, 4 * units]
+  return (tf.concat([mask, 1.0 - mask, dc_from_dh, f, dz_factors], axis=-1),
+          [1, 1, units, units, 4 * units])
+
+
+def reverse_cell_step(factors, sizes, dh, dc, d_out):
+  """One reverse timestep: the gate gradients dZ and what passes back.
+
+  Args:
+    factors, sizes: this timestep's slice of `reverse_factors`.
+    dh, dc: the gradients reaching this step's carried h and c from later
+      steps; d_out: the gradient of this step's output.
+
+  Returns:
+    dZ [..., 4u], the part of the next (earlier) step's dh that does not go
+    through the recurrent product (add dZ U^T to it), and its dc.
+  """
+  m, not_m, dc_from_dh, f, dz_factors = tf.split(factors, sizes, axis=-1)
+  dh_out = dh + d_out
+  dc_new = m * dc + dc_from_dh * dh_out
+  dz = tf.concat([dc_new, dc_new, dc_new, dh_out], axis=-1) * dz_factors
+  return dz, not_m * dh_out, not_m * dc + f * dc_new
+
+
+def _backward(d_out, mask, sigmoids, cells, recurrent_kernel):
+  """Gate gradients dZ [T, K, B, 4u] by the reverse recurrence."""
+  factors, sizes = reverse_factors(mask, sigmoids, cells)
   steps = tf.shape(d_out)[0]
   kernel_t = tf.linalg.matrix_transpose(recurrent_kernel)
-  return _per_client_count(
+  return per_client_count(
       d_out.shape[1] if d_out.shape[1] is not None else tf.shape(d_out)[1],
       lambda: tf.expand_dims(_backward_loop(
           d_out[:, 0], factors[:, 0], sizes, [kernel_t[0]], steps), 1),
@@ -170,12 +209,9 @@ def _backward_loop(d_out, factors, sizes, kernel_t_blocks, steps):
   """The reverse timesteps, with or without the client axis as forward."""
 
   def step(t, dh, dc, dzs):
-    m, not_m, dc_from_dh, f, dz_factors = tf.split(factors[t], sizes, axis=-1)
-    dh_out = dh + d_out[t]
-    dc_new = m * dc + dc_from_dh * dh_out
-    dz = tf.concat([dc_new, dc_new, dc_new, dh_out], axis=-1) * dz_factors
-    return (t - 1, not_m * dh_out + blocked_matmul(dz, kernel_t_blocks),
-            not_m * dc + f * dc_new, dzs.write(t, dz))
+    dz, dh, dc = reverse_cell_step(factors[t], sizes, dh, dc, d_out[t])
+    return (t - 1, dh + blocked_matmul(dz, kernel_t_blocks), dc,
+            dzs.write(t, dz))
 
   zeros = tf.zeros_like(d_out[0])
   result = tf.while_loop(lambda t, *_: t >= 0, step,
@@ -200,7 +236,7 @@ def _batch_major(x):
 def _lstm(inputs, mask, kernel, recurrent_kernel, bias):
   """Outputs [K, B, T, u] of an LSTM over inputs [K, B, T, D]."""
   units = recurrent_kernel.shape[-2]
-  scale = _gate_scale(units, inputs.dtype)
+  scale = gate_scale(units, inputs.dtype)
   shape = tf.shape(inputs)
   flat_x = tf.reshape(inputs, [shape[0], -1, shape[3]])     # [K, B*T, D]
   xw = tf.linalg.matmul(flat_x, kernel) + bias[:, tf.newaxis, :]
@@ -214,7 +250,7 @@ def _lstm(inputs, mask, kernel, recurrent_kernel, bias):
                    recurrent_kernel)
     dz = _batch_major(dz)                                    # [K, B, T, 4u]
     flat_dz = tf.reshape(dz, [shape[0], -1, 4 * units])      # [K, B*T, 4u]
-    flat_h = tf.reshape(_batch_major(_previous(outs)), [shape[0], -1, units])
+    flat_h = tf.reshape(_batch_major(previous(outs)), [shape[0], -1, units])
     d_kernel = tf.linalg.matmul(flat_x, flat_dz, transpose_a=True)
     d_recurrent = tf.linalg.matmul(flat_h, flat_dz, transpose_a=True)
     d_bias = tf.reduce_sum(flat_dz, axis=1)
