@@ -96,15 +96,13 @@ def _forward(xw, keep, recurrent_kernel, scale, units):
   kernel = recurrent_kernel * scale
 
   def one():
-    outs = _forward_loop(xw[:, 0], keep[:, 0], [kernel[0]], units, steps,
-                         zeros[0])
+    outs = _forward_loop(xw[:, 0], keep[:, 0], [kernel[0]], steps, zeros[0])
     return tuple(tf.expand_dims(a, 1) for a in outs)
 
   return per_client_count(
       xw.shape[1] if xw.shape[1] is not None else tf.shape(xw)[1],
       one,
-      lambda: _forward_loop(xw, keep, column_blocks(kernel), units, steps,
-                            zeros))
+      lambda: _forward_loop(xw, keep, column_blocks(kernel), steps, zeros))
 
 
 def cell_step(z, h, c, keep):
@@ -120,7 +118,7 @@ def cell_step(z, h, c, keep):
   return tf.where(keep, h_new, h), tf.where(keep, c_new, c), s
 
 
-def _forward_loop(xw, keep, kernel_blocks, units, steps, zeros):
+def _forward_loop(xw, keep, kernel_blocks, steps, zeros):
   """The timesteps, on [T, K, B, ...] tensors or a lone client's [T, B, ...].
 
   A step's cost at one client is mostly per op, not per flop (XLA, which
