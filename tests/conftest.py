@@ -106,3 +106,18 @@ def assert_cohort_matches_sequential(federated_runtime):
     return vec_weights, vec_metrics
 
   return check
+
+
+@pytest.fixture
+def loop_body_ops():
+  """`f(graph_function, *args)`: each while-loop body's op types, as traced.
+
+  The recurrences' loop bodies are what a timestep costs, so tests pin
+  their contents (which products, how many ops) through this one reader.
+  """
+  def read(graph_function, *args):
+    library = graph_function.get_concrete_function(
+        *args).graph.as_graph_def().library
+    return [[node.op for node in f.node_def] for f in library.function
+            if '_body_' in f.signature.name]
+  return read

@@ -100,7 +100,7 @@ def test_several_clients_compute_what_each_computes_alone(
   assert float(tf.reduce_max(tf.abs(together[3]))) > 1e-3
 
 
-def _recurrence_bodies(clients, units=16):
+def _recurrence_bodies(loop_body_ops, clients, units=16):
   """Op types of the forward and reverse loop bodies, traced for `clients`."""
   batch, steps, dim = 4, 6, 5
   rng = np.random.default_rng(3)
@@ -117,30 +117,28 @@ def _recurrence_bodies(clients, units=16):
           fused_lstm.lstm_sequence(x, kernel, recurrent_kernel, bias) ** 2)
     return tape.gradient(loss, variables)
 
-  library = grads.get_concrete_function(*args).graph.as_graph_def().library
-  bodies = [[node.op for node in f.node_def] for f in library.function
-            if '_body_' in f.signature.name]
+  bodies = loop_body_ops(grads, *args)
   assert len(bodies) == 2  # the forward and the reverse recurrence
   return bodies
 
 
-def test_one_clients_timesteps_are_two_dimensional_matmuls():
+def test_one_clients_timesteps_are_two_dimensional_matmuls(loop_body_ops):
   """A lone client's recurrent products are plain `MatMul`s: TF's batched
   matmul of one batch is about twice as slow on [4, 256] x [256, 1024]
   with oneDNN (the lone longest client of a real round runs nothing else)."""
-  for ops in _recurrence_bodies(clients=1):
+  for ops in _recurrence_bodies(loop_body_ops, clients=1):
     assert 'MatMul' in ops and 'BatchMatMulV2' not in ops, ops
 
 
 @pytest.mark.parametrize('clients', [1, 2])
-def test_timestep_bodies_hold_only_the_recurrence(clients):
+def test_timestep_bodies_hold_only_the_recurrence(loop_body_ops, clients):
   """At one client a timestep costs about a fixed time per op, so the loop
   bodies stay small: the forward step writes three arrays (outputs, gate
   sigmoids, cell states), and the reverse step reads one block of factors
   computed for all timesteps before its loop. The bodies held 32 and 48
   such ops when each reverse step rebuilt its factors and the forward wrote
   five arrays."""
-  bodies = _recurrence_bodies(clients)
+  bodies = _recurrence_bodies(loop_body_ops, clients)
   for ops in bodies:
     compute = [op for op in ops if op not in ('Const', 'Identity', 'Pack')]
     assert len(compute) <= 25, sorted(compute)

@@ -73,26 +73,46 @@ def test_count_known_only_when_run():
       np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-5)
 
 
-def _loop_bodies(fn, clients, units):
+def _loop_bodies(loop_body_ops, fn, clients, units, known_when_traced=True):
   weights, mask = _args(clients, 4, units, units, 'trailing')
-  graph = tf.function(lambda w: _value_and_grads(fn, w, mask))
-  library = graph.get_concrete_function(weights).graph.as_graph_def().library
-  return [f for f in library.function if '_body_' in f.signature.name]
+  signature = None
+  if not known_when_traced:
+    signature = [[tf.TensorSpec([None] + w.shape.as_list()[1:], w.dtype)
+                  for w in weights]]
+  graph = tf.function(lambda w: _value_and_grads(fn, w, mask),
+                      input_signature=signature)
+  return loop_body_ops(graph, weights)
 
 
-def test_one_client_runs_both_layers_in_one_loop_each_way():
+def test_one_client_runs_both_layers_in_one_loop_each_way(loop_body_ops):
   """One forward and one reverse loop for the two layers together, each
   body holding both layers' products; layer by layer there are four."""
-  bodies = _loop_bodies(stacked_lstm.stacked_lstm_sequence, 1, 16)
+  bodies = _loop_bodies(loop_body_ops, stacked_lstm.stacked_lstm_sequence, 1,
+                        16)
   assert len(bodies) == 2
-  for body in bodies:
-    assert [node.op for node in body.node_def].count('MatMul') == 2
-  assert len(_loop_bodies(_layer_by_layer, 1, 16)) == 4
+  for ops in bodies:
+    assert ops.count('MatMul') == 2
+  assert len(_loop_bodies(loop_body_ops, _layer_by_layer, 1, 16)) == 4
 
 
-def test_large_kernels_run_layer_by_layer(monkeypatch):
+def test_count_known_when_run_builds_no_dead_loops(loop_body_ops):
+  """With the count known only when run, the graph holds the wavefront's
+  two loops and the layers' batched four, not also the layers' own
+  one-client loops, which that branch never reaches."""
+  bodies = _loop_bodies(loop_body_ops, stacked_lstm.stacked_lstm_sequence, 2,
+                        16, known_when_traced=False)
+  assert len(bodies) == 6
+  assert sum('BatchMatMulV2' in ops for ops in bodies) == 4
+
+
+def test_large_kernels_run_layer_by_layer(monkeypatch, loop_body_ops):
   """Above the kernel size where reading layer 2's kernels at every step
-  costs more than the overlap saves, one client runs the layers in turn."""
+  costs more than the overlap saves, one client runs the layers in turn,
+  each on its own one-client loops (plain 2-D products)."""
   monkeypatch.setattr(stacked_lstm, 'WAVEFRONT_MAX_KERNEL_BYTES',
                       (16 + 16) * 4 * 16 * 4 - 1)
-  assert len(_loop_bodies(stacked_lstm.stacked_lstm_sequence, 1, 16)) == 4
+  bodies = _loop_bodies(loop_body_ops, stacked_lstm.stacked_lstm_sequence, 1,
+                        16)
+  assert len(bodies) == 4
+  for ops in bodies:
+    assert 'MatMul' in ops and 'BatchMatMulV2' not in ops, ops

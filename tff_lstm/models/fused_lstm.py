@@ -73,7 +73,7 @@ def per_client_count(clients, one, many):
   return tf.cond(tf.equal(clients, 1), one, many)
 
 
-def _forward(xw, keep, recurrent_kernel, scale, units):
+def _forward(xw, keep, recurrent_kernel, scale, units, several_clients):
   """Runs the recurrence; returns outputs and what the backward pass needs.
 
   Args:
@@ -82,6 +82,7 @@ def _forward(xw, keep, recurrent_kernel, scale, units):
     recurrent_kernel: [K, u, 4u].
     scale: [4u] gate scale.
     units: u.
+    several_clients: only the batched loop is needed (see `lstm_sequence`).
 
   Returns:
     [T, K, B, u] outputs (the carried h), [T, K, B, 4u] sigmoids of the
@@ -99,10 +100,13 @@ def _forward(xw, keep, recurrent_kernel, scale, units):
     outs = _forward_loop(xw[:, 0], keep[:, 0], [kernel[0]], steps, zeros[0])
     return tuple(tf.expand_dims(a, 1) for a in outs)
 
+  def many():
+    return _forward_loop(xw, keep, column_blocks(kernel), steps, zeros)
+
+  if several_clients:
+    return many()
   return per_client_count(
-      xw.shape[1] if xw.shape[1] is not None else tf.shape(xw)[1],
-      one,
-      lambda: _forward_loop(xw, keep, column_blocks(kernel), steps, zeros))
+      xw.shape[1] if xw.shape[1] is not None else tf.shape(xw)[1], one, many)
 
 
 def cell_step(z, h, c, keep):
@@ -190,17 +194,23 @@ def reverse_cell_step(factors, sizes, dh, dc, d_out):
   return dz, not_m * dh_out, not_m * dc + f * dc_new
 
 
-def _backward(d_out, mask, sigmoids, cells, recurrent_kernel):
+def _backward(d_out, mask, sigmoids, cells, recurrent_kernel, several_clients):
   """Gate gradients dZ [T, K, B, 4u] by the reverse recurrence."""
   factors, sizes = reverse_factors(mask, sigmoids, cells)
   steps = tf.shape(d_out)[0]
   kernel_t = tf.linalg.matrix_transpose(recurrent_kernel)
+
+  def many():
+    return _backward_loop(d_out, factors, sizes, column_blocks(kernel_t),
+                          steps)
+
+  if several_clients:
+    return many()
   return per_client_count(
       d_out.shape[1] if d_out.shape[1] is not None else tf.shape(d_out)[1],
       lambda: tf.expand_dims(_backward_loop(
           d_out[:, 0], factors[:, 0], sizes, [kernel_t[0]], steps), 1),
-      lambda: _backward_loop(d_out, factors, sizes, column_blocks(kernel_t),
-                             steps))
+      many)
 
 
 def _backward_loop(d_out, factors, sizes, kernel_t_blocks, steps):
@@ -230,9 +240,22 @@ def _batch_major(x):
   return tf.transpose(x, [1, 2, 0] + list(range(3, rank)))
 
 
-@tf.custom_gradient
-def _lstm(inputs, mask, kernel, recurrent_kernel, bias):
-  """Outputs [K, B, T, u] of an LSTM over inputs [K, B, T, D]."""
+def _lstm_op(several_clients):
+  """The LSTM as a custom-gradient op, with or without the one-client loops
+  (a custom gradient's arguments in graph mode must be tensors, so the
+  choice is made here, once)."""
+
+  @tf.custom_gradient
+  def lstm(inputs, mask, kernel, recurrent_kernel, bias):
+    return _lstm(inputs, mask, kernel, recurrent_kernel, bias,
+                 several_clients)
+
+  return lstm
+
+
+def _lstm(inputs, mask, kernel, recurrent_kernel, bias, several_clients):
+  """Outputs [K, B, T, u] of an LSTM over inputs [K, B, T, D], and their
+  gradient function."""
   units = recurrent_kernel.shape[-2]
   scale = gate_scale(units, inputs.dtype)
   shape = tf.shape(inputs)
@@ -241,11 +264,12 @@ def _lstm(inputs, mask, kernel, recurrent_kernel, bias):
   xw = tf.reshape(xw, tf.concat([shape[:3], [4 * units]], axis=0))
   mask_tm = _time_major(mask[..., tf.newaxis])
   outs, sigmoids, cells = _forward(_time_major(xw), mask_tm > 0.5,
-                                   recurrent_kernel, scale, units)
+                                   recurrent_kernel, scale, units,
+                                   several_clients)
 
   def grad(d_outputs):
     dz = _backward(_time_major(d_outputs), mask_tm, sigmoids, cells,
-                   recurrent_kernel)
+                   recurrent_kernel, several_clients)
     dz = _batch_major(dz)                                    # [K, B, T, 4u]
     flat_dz = tf.reshape(dz, [shape[0], -1, 4 * units])      # [K, B*T, 4u]
     flat_h = tf.reshape(_batch_major(previous(outs)), [shape[0], -1, units])
@@ -262,7 +286,11 @@ def _lstm(inputs, mask, kernel, recurrent_kernel, bias):
   return outputs, grad
 
 
-def lstm_sequence(inputs, kernel, recurrent_kernel, bias, mask=None):
+_LSTM = {several: _lstm_op(several) for several in (False, True)}
+
+
+def lstm_sequence(inputs, kernel, recurrent_kernel, bias, mask=None, *,
+                  several_clients=False):
   """Per-client LSTM outputs for every timestep.
 
   Args:
@@ -271,6 +299,9 @@ def lstm_sequence(inputs, kernel, recurrent_kernel, bias, mask=None):
       (Keras layout, gate order i, f, c, o).
     mask: optional [K, B, T] bool; False steps carry the state over (and
       output it), as in Keras.
+    several_clients: the caller has already ruled out a lone client (the
+      other branch of its own `per_client_count`), so only the batched
+      loops are built, not a one-client pair that could never run.
 
   Returns:
     [K, B, T, u] hidden states.
@@ -279,7 +310,7 @@ def lstm_sequence(inputs, kernel, recurrent_kernel, bias, mask=None):
     mask = tf.ones(tf.shape(inputs)[:3], inputs.dtype)
   else:
     mask = tf.cast(mask, inputs.dtype)
-  return _lstm(inputs, mask, kernel, recurrent_kernel, bias)
+  return _LSTM[several_clients](inputs, mask, kernel, recurrent_kernel, bias)
 
 
 class FusedLSTM(tf.keras.layers.Layer):

@@ -166,14 +166,16 @@ def stacked_lstm_sequence(inputs, first, second, mask=None):
     return _wavefront(inputs[0], mask[0], *(w[0] for w in first),
                       *(w[0] for w in second))[tf.newaxis]
 
-  def many():
+  def layer_by_layer(several_clients):
     return fused_lstm.lstm_sequence(
-        fused_lstm.lstm_sequence(inputs, *first, mask=mask), *second,
-        mask=mask)
+        fused_lstm.lstm_sequence(inputs, *first, mask=mask,
+                                 several_clients=several_clients),
+        *second, mask=mask, several_clients=several_clients)
 
   units1, units2 = first[1].shape[-2], second[1].shape[-2]
   if not _wavefront_pays(units1, units2, inputs.dtype):
-    return many()
+    return layer_by_layer(several_clients=False)
   clients = inputs.shape[0]
   return fused_lstm.per_client_count(
-      clients if clients is not None else tf.shape(inputs)[0], one, many)
+      clients if clients is not None else tf.shape(inputs)[0], one,
+      lambda: layer_by_layer(several_clients=True))
