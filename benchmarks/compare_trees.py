@@ -37,6 +37,7 @@ _TREES = flags.DEFINE_list(
 _KINDS = flags.DEFINE_list('kinds', ['uniform', 'real'],
                            'Round kinds (see round_data.py).')
 _CLIENTS = flags.DEFINE_integer('clients', 10, 'Clients per round.')
+_UNITS = flags.DEFINE_integer('units', 256, 'LSTM width, for ours and the peer.')
 _PEER = flags.DEFINE_bool('torch_peer', True, 'Also time the PyTorch peer.')
 _OUTPUT = flags.DEFINE_string('output', None, 'JSON file for the results.')
 flags.mark_flags_as_required(['trees', 'output'])
@@ -63,16 +64,17 @@ def tree_python(path):
   return own if os.access(own, os.X_OK) else sys.executable
 
 
-def configs(trees, data, torch_peer=True):
+def configs(trees, data, torch_peer=True, units=256):
   """`ours` from every tree, then the peer; each tree's code first on the path."""
   entries = []
   for name, path in trees.items():
     argv = [tree_python(path), os.path.join(path, 'benchmarks', 'tff_round.py'),
-            '--config=ours', f'--data={data}']
+            '--config=ours', f'--data={data}', f'--units={units}']
     env = dict(os.environ, PYTHONPATH=path)
     entries.append((f'ours_{name}', argv, env, path))
   if torch_peer:
-    entries.append(('torch_peer', round_speed.torch_argv('sequential', data)))
+    entries.append(('torch_peer',
+                    round_speed.torch_argv('sequential', data, units)))
   return entries
 
 
@@ -92,7 +94,7 @@ def main(argv):
       round_data.save(data, round_data.build_rounds(kind, rounds,
                                                     _CLIENTS.value))
       results[kind] = round_speed.run_interleaved(
-          configs(trees, data, _PEER.value), rounds)
+          configs(trees, data, _PEER.value, _UNITS.value), rounds)
       first, *others = trees
       results.setdefault('paired', {})[kind] = {
           name: round_speed.paired(results[kind], f'ours_{name}',

@@ -257,9 +257,11 @@ def test_groups_of_clients_give_the_same_model(federated_runtime,
     return process.get_model_weights(out.state).trainable, out.metrics
 
   whole, whole_metrics = one_round(None)
-  # Cap 2: the longest client (13 batches) alone, the other four in two
-  # groups of two; cap 4: groups of 3 and 2 (see the schedule's test below).
-  for cap in (2, 4):
+  # The default cap leaves the cohort in MIN_GROUPS groups of several clients
+  # (the longest client alone when it bounds the round, see the schedule's
+  # test below); cap 2 the same or smaller; cap 1 every client alone, on the
+  # one-client path.
+  for cap in (2, 1):
     grouped, grouped_metrics = one_round(cap)
     for a, b in zip(whole, grouped):
       np.testing.assert_allclose(a, b, atol=1e-6)
@@ -269,7 +271,9 @@ def test_groups_of_clients_give_the_same_model(federated_runtime,
 
 @pytest.mark.parametrize('num_clients,cap,groups,sizes', [
     (10, 8, 2, [5, 5]), (16, 8, 2, [8, 8]), (17, 8, 3, [6, 6, 5]),
-    (3, 8, 1, [3]), (5, 2, 3, [2, 2, 1]), (0, 8, 0, [])])
+    (5, 2, 3, [2, 2, 1]), (0, 8, 0, []),
+    # Never fewer groups than MIN_GROUPS (one per core), however large the cap.
+    (3, 8, 2, [2, 1]), (10, 20, 2, [5, 5]), (1, 8, 1, [1])])
 def test_groups_are_balanced_under_the_cap(num_clients, cap, groups, sizes):
   num_groups = int(vectorized_cohort.number_of_groups(
       tf.constant(num_clients), cap))
@@ -288,12 +292,14 @@ def test_groups_are_balanced_under_the_cap(num_clients, cap, groups, sizes):
     ([76, 30, 20, 15, 12, 10, 8, 8, 6, 5], 8,
      [[0], [1, 3, 5, 7, 9], [2, 4, 6, 8]]),
     ([13, 9, 6, 2, 1], 2, [[0], [1, 3], [2, 4]]),
-    ([20, 5, 5], 8, [[0], [1, 2]]),
+    # The others would form MIN_GROUPS groups however large the cap.
+    ([13, 9, 6, 2, 1], 4, [[0], [1, 3], [2, 4]]),
+    ([20, 5, 5], 8, [[0], [1], [2]]),
     # Uniform or mildly skewed: dealt as before.
     ([16] * 10, 8, [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]]),
     ([40, 35, 30, 25, 20, 15, 10, 9, 8, 7], 8,
      [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]]),
-    ([13, 9, 6, 2, 1], 4, [[0, 2, 4], [1, 3]]),
+    ([10, 9, 6, 5, 4], 4, [[0, 2, 4], [1, 3]]),
     ([7], 8, [[0]]), ([], 8, [])])
 def test_the_longest_client_trains_alone_when_it_bounds_the_round(
     steps, cap, members):
@@ -305,7 +311,7 @@ def test_the_longest_client_trains_alone_when_it_bounds_the_round(
           .numpy().tolist() for g in range(num_groups)] == members
 
 
-def test_default_group_keeps_recurrent_weights_in_cache(macbeth_client_data):
+def test_default_group_size_follows_the_recurrent_kernels(macbeth_client_data):
   def group_for(units):
     keras_model = shakespeare_char.create_task(
         tff.simulation.baselines.ClientSpec(num_epochs=1, batch_size=4),
@@ -313,8 +319,8 @@ def test_default_group_keeps_recurrent_weights_in_cache(macbeth_client_data):
         model_config=model_config.ModelConfig(units=units)).keras_model_fn()
     return vectorized_cohort.default_clients_per_group(keras_model)
   # 2 layers x units x 4 units x 4 bytes of recurrent kernel per client.
-  assert group_for(256) == 16 * 2**20 // (2 * 256 * 1024 * 4) == 8
-  assert group_for(128) == 32 and group_for(512) == 2
+  assert group_for(256) == 10 * 2**20 // (2 * 256 * 1024 * 4) == 5
+  assert group_for(128) == 20 and group_for(512) == 1
 
 
 def test_the_plain_mean_is_taken_where_the_updates_are(federated_runtime,

@@ -35,22 +35,31 @@ from tff_lstm.algorithms import cohort_loss
 from tff_lstm.algorithms import cohort_model
 from tff_lstm.algorithms import indexed_process
 
-# Stacked recurrent kernels beyond this stop fitting in cache and every
-# timestep streams them from memory (half the 32 MiB L3 of our machines).
-CACHE_BUDGET_BYTES = 16 * 2**20
+# The recurrent kernels one group of clients holds together: 5 clients at
+# 256 units, 20 at 128, 1 at 512. Measured in the TFF round
+# (docs/performance.md, "Group sizes"): at 256 units groups of 5 beat groups
+# of 7 and of 2, and at 512 units one client a group (the one-client path's
+# 2-D products) beat two batched.
+GROUP_KERNEL_BYTES = 10 * 2**20
+
+# The worker runs the groups' chains of steps concurrently on its inter-op
+# threads, one per core; one group alone keeps about 1.7 of our 2 cores busy.
+MIN_GROUPS = 2
 
 
 def default_clients_per_group(keras_model: tf.keras.Model) -> int:
-  """How many clients' recurrent kernels fit in CACHE_BUDGET_BYTES together."""
+  """How many clients' recurrent kernels fit in GROUP_KERNEL_BYTES together."""
   per_client = sum(v.shape.num_elements() * v.dtype.size
                    for v in keras_model.trainable_variables
                    if 'recurrent_kernel' in v.name)
-  return max(1, CACHE_BUDGET_BYTES // max(per_client, 1))
+  return max(1, GROUP_KERNEL_BYTES // max(per_client, 1))
 
 
 def number_of_groups(num_clients, max_per_group: int):
-  """The fewest groups that keep every group within `max_per_group` clients."""
-  return (num_clients + max_per_group - 1) // max_per_group
+  """The fewest groups that keep every group within `max_per_group` clients,
+  and at least `MIN_GROUPS` (when there are that many clients)."""
+  under_cap = (num_clients + max_per_group - 1) // max_per_group
+  return tf.maximum(under_cap, tf.minimum(num_clients, MIN_GROUPS))
 
 
 def longest_trains_alone(steps, max_per_group: int):
@@ -416,7 +425,7 @@ def build_cohort_process(
       and measurements; the aggregator must keep no state.
     mixed_precision: compute in bfloat16 (float32 weights, updates and loss).
     clients_per_group: clients batched together (None: as many as keep their
-      recurrent weights within `CACHE_BUDGET_BYTES`).
+      recurrent weights within `GROUP_KERNEL_BYTES`).
 
   Returns:
     An `indexed_process.IndexedClientsProcess` whose client data are
