@@ -59,3 +59,12 @@ def test_a_tree_without_the_round_script_is_refused(tmp_path):
   (tmp_path / 'empty').mkdir()
   with pytest.raises(Exception, match='no .*tff_round.py'):
     compare_trees.parse_trees([f'empty={tmp_path / "empty"}'])
+
+
+def test_the_width_reaches_every_tree(tmp_path):
+  trees = compare_trees.parse_trees(
+      [f'a={_tree(tmp_path, "a", True)}', f'b={_tree(tmp_path, "b", False)}'])
+  entries = compare_trees.configs(trees, str(tmp_path / 'unused.npz'),
+                                  torch_peer=False, units=512)
+  assert len(entries) == 2
+  assert all('--units=512' in argv for _, argv, *_ in entries)
