@@ -259,8 +259,8 @@ def test_groups_of_clients_give_the_same_model(federated_runtime,
   whole, whole_metrics = one_round(None)
   # The default cap leaves the cohort in MIN_GROUPS groups of several clients
   # (the longest client alone when it bounds the round, see the schedule's
-  # test below); cap 2 the same or smaller; cap 1 every client alone, on the
-  # one-client path.
+  # test below); cap 2 groups of at most two; cap 1 every client alone, on
+  # the one-client path.
   for cap in (2, 1):
     grouped, grouped_metrics = one_round(cap)
     for a, b in zip(whole, grouped):

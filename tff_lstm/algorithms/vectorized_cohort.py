@@ -44,6 +44,8 @@ GROUP_KERNEL_BYTES = 10 * 2**20
 
 # The worker runs the groups' chains of steps concurrently on its inter-op
 # threads, one per core; one group alone keeps about 1.7 of our 2 cores busy.
+# A constant, not the machine's core count, so that a run forms the same
+# groups (and computes the same floats) on every machine.
 MIN_GROUPS = 2
 
 
@@ -424,8 +426,9 @@ def build_cohort_process(
       client holds its own update for the aggregator. Same result, same state
       and measurements; the aggregator must keep no state.
     mixed_precision: compute in bfloat16 (float32 weights, updates and loss).
-    clients_per_group: clients batched together (None: as many as keep their
-      recurrent weights within `GROUP_KERNEL_BYTES`).
+    clients_per_group: clients batched together at most (None: as many as
+      keep their recurrent weights within `GROUP_KERNEL_BYTES`); a cohort of
+      at least `MIN_GROUPS` clients is never one group.
 
   Returns:
     An `indexed_process.IndexedClientsProcess` whose client data are
